@@ -1,0 +1,34 @@
+#pragma once
+// GEMMs through oneDNN. Row-major: C[M,N] = alpha * op(A)[M,K] op(B)[K,N] + beta * C,
+// op(X) = Xᵀ when trans_x. Two backends, picked per shape: oneDNN's sgemm
+// (no primitive, fastest for large square problems) and the matmul primitive
+// (created once per shape and cached, then reused).
+#include <cstdint>
+
+namespace tfm {
+
+enum class GemmBackend { Auto, Sgemm, Primitive };
+
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+          GemmBackend backend = GemmBackend::Auto);
+
+// batch independent GEMMs; matrix i starts at A + i*stride_a (likewise B, C).
+void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb,
+                  int64_t stride_b, float beta, float* C, int64_t ldc, int64_t stride_c,
+                  GemmBackend backend = GemmBackend::Auto);
+
+// Linear layer, PyTorch layout: out[rows, n_out] = x[rows, n_in] · weightᵀ + bias,
+// weight[n_out, n_in], bias[n_out] or null.
+void linear_forward(float* out, const float* x, const float* weight, const float* bias, int64_t rows,
+                    int64_t n_in, int64_t n_out);
+// Accumulates: dx += dout · weight, dweight += doutᵀ · x, dbias += Σ_rows dout.
+// Any of dx, dweight, dbias may be null (not needed).
+void linear_backward(float* dx, float* dweight, float* dbias, const float* dout, const float* x,
+                     const float* weight, int64_t rows, int64_t n_in, int64_t n_out);
+
+// Number of matmul primitives created so far (tests check steady state creates none).
+int64_t gemm_primitives_created();
+
+}  // namespace tfm

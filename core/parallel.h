@@ -1,0 +1,11 @@
+#pragma once
+// Thread control. tfm parallelises with OpenMP (GNU libgomp, the runtime
+// Debian's oneDNN uses), so one thread pool serves tfm's loops and oneDNN.
+namespace tfm {
+
+// n <= 0 means all available cores.
+void set_num_threads(int n);
+int num_threads();
+int available_cores();
+
+}  // namespace tfm
