@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <unordered_map>
 
 namespace tfm {
 namespace {
@@ -73,18 +74,24 @@ void Variable::backward(const Tensor& grad_output) {
   for (auto& n : nodes) n->sequence &= ~kVisited;
   std::sort(nodes.begin(), nodes.end(), [](const auto& a, const auto& b) { return a->sequence > b->sequence; });
 
+  // An intermediate may be owned only by its consumers' nodes: keep it alive
+  // until its own node has run (its gradient is still needed), then release it.
+  std::unordered_map<const Node*, std::shared_ptr<VariableImpl>> pending;
   for (auto& n : nodes) {
     VariableImpl* out = n->output;
     if (out->grad.defined() && n->backward) {
       for (auto& in : n->inputs) ensure_grad_of(in.get());
       n->backward(out->grad);
     }
+    for (auto& in : n->inputs)
+      if (in->grad_fn) pending.emplace(in->grad_fn.get(), in);
     // Free as we go: closures hold saved activations; non-leaf grads are not kept.
     n->backward = nullptr;
     n->inputs.clear();
     out->grad = Tensor();
+    out->grad_fn.reset();
+    pending.erase(n.get());  // may destroy *out
   }
-  for (auto& n : nodes) n->output->grad_fn.reset();
 }
 
 Variable make_result(Tensor out, std::span<const Variable* const> inputs, const char* name, BackwardFn backward) {

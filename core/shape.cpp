@@ -11,7 +11,8 @@ Shape::Shape(std::span<const int64_t> dims) {
             " dimensions supported, got ", dims.size());
   ndim_ = static_cast<int>(dims.size());
   for (int i = 0; i < ndim_; ++i) {
-    TFM_CHECK(dims[i] >= 0, "Shape: negative extent ", dims[i], " in dimension ", i);
+    // -1 marks the extent Tensor::reshape infers; tensors themselves reject it (Tensor::empty).
+    TFM_CHECK(dims[i] >= -1, "Shape: negative extent ", dims[i], " in dimension ", i);
     dims_[i] = dims[i];
   }
 }

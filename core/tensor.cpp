@@ -21,6 +21,7 @@ Storage::Storage(size_t bytes) : data_(storage_allocate(bytes)), bytes_(bytes) {
 Storage::~Storage() { storage_free(data_, bytes_); }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
+  for (int64_t extent : shape) TFM_CHECK(extent >= 0, "Tensor: negative extent in shape ", shape);
   Tensor t;
   t.shape_ = shape;
   t.dtype_ = dtype;

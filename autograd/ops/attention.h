@@ -1,0 +1,24 @@
+#pragma once
+#include "autograd/variable.h"
+#include "core/rng.h"
+
+namespace tfm {
+
+struct AttentionOptions {
+  int64_t n_head = 1;
+  bool causal = false;
+  int64_t window = 0;     // 0: global; see core/kernels/attention.h for the exact window rule
+  int64_t q_offset = 0;   // position of the first query (incremental decoding)
+  Tensor key_padding;     // undefined, or I32 [batch, kv_len], nonzero = padding
+  float dropout = 0.0f;   // on the attention weights, training only
+  bool training = false;
+  Generator* generator = nullptr;  // for dropout; required when dropout is active
+  Tensor* weights = nullptr;       // when set, receives dense weights [batch, n_head, q_len, kv_len]
+};
+
+// Multi-head scaled dot-product attention: q [B, Tq, d], k and v [B, Tk, d],
+// heads as contiguous chunks of d/n_head columns → [B, Tq, d] (heads concatenated).
+Variable scaled_dot_product_attention(const Variable& q, const Variable& k, const Variable& v,
+                                      const AttentionOptions& options);
+
+}  // namespace tfm

@@ -1,0 +1,210 @@
+#include "core/kernels/attention.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/error.h"
+#include "core/kernels/matmul.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+
+namespace tfm {
+namespace {
+
+// Visible key range [lo, hi) of the query at position p.
+inline void key_range(const AttentionDims& d, int64_t p, int64_t* lo, int64_t* hi) {
+  int64_t l = 0, h = d.kv_len;
+  if (d.causal) h = std::min(h, p + 1);
+  if (d.window > 0) {
+    l = std::max<int64_t>(0, p - d.window + 1);
+    if (!d.causal) h = std::min(h, p + d.window);
+  }
+  // A window past the last key (more queries than keys) leaves an empty range
+  // at kv_len, never beyond it: blocks read keys [key_begin, key_end).
+  *lo = std::min(l, d.kv_len);
+  *hi = std::max(*lo, h);
+}
+
+// Dropout keep decision of weight (bh, i, j), from its dense index.
+inline bool keep(const Generator& gen, const AttentionDims& d, int64_t bh, int64_t i, int64_t j) {
+  const uint64_t idx = (static_cast<uint64_t>(bh) * d.q_len + i) * d.kv_len + j;
+  return u32_to_unit_float(gen.block(d.dropout_first_block + idx / 4)[idx % 4]) >= d.dropout_p;
+}
+
+// Scratch: per thread, two block_q × width buffers.
+Tensor thread_scratch(const AttentionPlan& plan) {
+  return Tensor::empty({omp_get_max_threads(), 2, plan.block_q, std::max<int64_t>(plan.width, 1)});
+}
+
+}  // namespace
+
+int64_t AttentionPlan::key_begin(const AttentionDims& d, int64_t block) const {
+  int64_t lo, hi;
+  key_range(d, d.q_offset + block * block_q, &lo, &hi);
+  return lo;
+}
+
+int64_t AttentionPlan::key_end(const AttentionDims& d, int64_t block) const {
+  const int64_t last = std::min(d.q_len, (block + 1) * block_q) - 1;
+  int64_t lo, hi;
+  key_range(d, d.q_offset + last, &lo, &hi);
+  return std::max(hi, key_begin(d, block));
+}
+
+AttentionPlan attention_plan(const AttentionDims& d) {
+  TFM_CHECK(d.batch > 0 && d.n_head > 0 && d.q_len > 0 && d.kv_len > 0 && d.head_dim > 0,
+            "attention: sizes must be positive: batch=", d.batch, " n_head=", d.n_head, " q_len=", d.q_len,
+            " kv_len=", d.kv_len, " head_dim=", d.head_dim);
+  const int64_t width_needed = d.n_head * d.head_dim;
+  TFM_CHECK(d.ldq >= width_needed && d.ldk >= width_needed && d.ldv >= width_needed && d.ldo >= width_needed,
+            "attention: row strides must hold n_head·head_dim = ", width_needed, " columns");
+  TFM_CHECK(d.window >= 0, "attention: window must be >= 0, found ", d.window);
+  TFM_CHECK(d.dropout_p >= 0.0f && d.dropout_p < 1.0f, "attention: dropout must be in [0, 1), found ", d.dropout_p);
+  AttentionPlan plan;
+  plan.block_q = std::max<int64_t>(1, std::min(d.block_q, d.q_len));
+  plan.n_blocks = (d.q_len + plan.block_q - 1) / plan.block_q;
+  for (int64_t b = 0; b < plan.n_blocks; ++b)
+    plan.width = std::max(plan.width, plan.key_end(d, b) - plan.key_begin(d, b));
+  return plan;
+}
+
+uint64_t attention_dropout_blocks(const AttentionDims& d) {
+  return d.dropout_p > 0.0f ? static_cast<uint64_t>((d.batch * d.n_head * d.q_len * d.kv_len + 3) / 4) : 0;
+}
+
+void attention_forward(float* O, float* P, const float* Q, const float* K, const float* V, const AttentionDims& d,
+                       const AttentionPlan& plan) {
+  const int64_t H = d.n_head, dh = d.head_dim, W = plan.width, BQ = plan.block_q;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+  const Generator gen(d.dropout_seed);
+  Tensor scratch = thread_scratch(plan);
+#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+  for (int64_t bh = 0; bh < d.batch * H; ++bh) {
+    for (int64_t blk = 0; blk < plan.n_blocks; ++blk) {
+      const int64_t b = bh / H, h = bh % H;
+      const int64_t q0 = blk * BQ, q1 = std::min(d.q_len, q0 + BQ), nq = q1 - q0;
+      const int64_t k0 = plan.key_begin(d, blk), k1 = plan.key_end(d, blk), nk = k1 - k0;
+      float* Pb = P + (bh * plan.n_blocks + blk) * BQ * W;
+      const float* Qb = Q + (b * d.q_len + q0) * d.ldq + h * dh;
+      const float* Kb = K + (b * d.kv_len + k0) * d.ldk + h * dh;
+      const float* Vb = V + (b * d.kv_len + k0) * d.ldv + h * dh;
+      float* Ob = O + (b * d.q_len + q0) * d.ldo + h * dh;
+      if (nk == 0) {
+        std::memset(Pb, 0, BQ * W * sizeof(float));
+        for (int64_t i = 0; i < nq; ++i) std::memset(Ob + i * d.ldo, 0, dh * sizeof(float));
+        continue;
+      }
+      gemm(false, true, nq, nk, dh, scale, Qb, d.ldq, Kb, d.ldk, 0.0f, Pb, W);
+      const int32_t* pad = d.key_padding ? d.key_padding + b * d.kv_len : nullptr;
+      for (int64_t i = 0; i < nq; ++i) {
+        float* row = Pb + i * W;
+        int64_t lo, hi;
+        key_range(d, d.q_offset + q0 + i, &lo, &hi);
+        float mx = -std::numeric_limits<float>::infinity();
+        for (int64_t c = 0; c < nk; ++c) {
+          const int64_t j = k0 + c;
+          const bool visible = j >= lo && j < hi && !(pad && pad[j]);
+          if (!visible) row[c] = -std::numeric_limits<float>::infinity();
+          mx = std::max(mx, row[c]);
+        }
+        float sum = 0.0f;
+        if (mx == -std::numeric_limits<float>::infinity()) {
+          std::fill(row, row + nk, 0.0f);  // nothing visible: zero weights, zero output
+        } else {
+#pragma omp simd reduction(+ : sum)
+          for (int64_t c = 0; c < nk; ++c) {
+            row[c] = std::exp(row[c] - mx);
+            sum += row[c];
+          }
+          const float inv = 1.0f / sum;
+#pragma omp simd
+          for (int64_t c = 0; c < nk; ++c) row[c] *= inv;
+        }
+        std::fill(row + nk, row + W, 0.0f);
+      }
+      for (int64_t i = nq; i < BQ; ++i) std::fill(Pb + i * W, Pb + (i + 1) * W, 0.0f);
+      const float* Pv = Pb;
+      if (d.dropout_p > 0.0f) {
+        float* Pd = scratch.data() + omp_get_thread_num() * 2 * BQ * W;
+        const float keep_scale = 1.0f / (1.0f - d.dropout_p);
+        for (int64_t i = 0; i < nq; ++i)
+          for (int64_t c = 0; c < nk; ++c)
+            Pd[i * W + c] = keep(gen, d, bh, q0 + i, k0 + c) ? Pb[i * W + c] * keep_scale : 0.0f;
+        Pv = Pd;
+      }
+      gemm(false, false, nq, dh, nk, 1.0f, Pv, W, Vb, d.ldv, 0.0f, Ob, d.ldo);
+    }
+  }
+}
+
+void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const float* P, const float* Q,
+                        const float* K, const float* V, const AttentionDims& d, const AttentionPlan& plan) {
+  const int64_t H = d.n_head, dh = d.head_dim, W = plan.width, BQ = plan.block_q;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+  const Generator gen(d.dropout_seed);
+  const float keep_scale = d.dropout_p > 0.0f ? 1.0f / (1.0f - d.dropout_p) : 1.0f;
+  Tensor scratch = thread_scratch(plan);
+  // Blocks of one (batch, head) share key rows of dK and dV: one thread per (batch, head).
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t bh = 0; bh < d.batch * H; ++bh) {
+    const int64_t b = bh / H, h = bh % H;
+    float* Pd = scratch.data() + omp_get_thread_num() * 2 * BQ * W;
+    float* dS = Pd + BQ * W;
+    for (int64_t blk = 0; blk < plan.n_blocks; ++blk) {
+      const int64_t q0 = blk * BQ, q1 = std::min(d.q_len, q0 + BQ), nq = q1 - q0;
+      const int64_t k0 = plan.key_begin(d, blk), k1 = plan.key_end(d, blk), nk = k1 - k0;
+      if (nk == 0) continue;
+      const float* Pb = P + (bh * plan.n_blocks + blk) * BQ * W;
+      const float* Qb = Q + (b * d.q_len + q0) * d.ldq + h * dh;
+      const float* Kb = K + (b * d.kv_len + k0) * d.ldk + h * dh;
+      const float* Vb = V + (b * d.kv_len + k0) * d.ldv + h * dh;
+      const float* dOb = dO + (b * d.q_len + q0) * d.ldo + h * dh;
+      const float* Pv = Pb;
+      if (d.dropout_p > 0.0f) {
+        for (int64_t i = 0; i < nq; ++i)
+          for (int64_t c = 0; c < nk; ++c)
+            Pd[i * W + c] = keep(gen, d, bh, q0 + i, k0 + c) ? Pb[i * W + c] * keep_scale : 0.0f;
+        Pv = Pd;
+      }
+      // dV += P_dropᵀ dO
+      if (dV) gemm(true, false, nk, dh, nq, 1.0f, Pv, W, dOb, d.ldo, 1.0f, dV + (b * d.kv_len + k0) * d.ldv + h * dh, d.ldv);
+      if (!dQ && !dK) continue;
+      // dP = dO Vᵀ (then through the dropout mask)
+      gemm(false, true, nq, nk, dh, 1.0f, dOb, d.ldo, Vb, d.ldv, 0.0f, dS, W);
+      for (int64_t i = 0; i < nq; ++i) {
+        float* g = dS + i * W;
+        const float* p = Pb + i * W;
+        if (d.dropout_p > 0.0f)
+          for (int64_t c = 0; c < nk; ++c) g[c] = keep(gen, d, bh, q0 + i, k0 + c) ? g[c] * keep_scale : 0.0f;
+        // softmax backward: dS = P ⊙ (dP − Σ_c dP_c P_c)
+        float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+        for (int64_t c = 0; c < nk; ++c) dot += g[c] * p[c];
+#pragma omp simd
+        for (int64_t c = 0; c < nk; ++c) g[c] = p[c] * (g[c] - dot);
+      }
+      // S = scale·Q Kᵀ: dQ += scale·dS K, dK += scale·dSᵀ Q
+      if (dQ) gemm(false, false, nq, dh, nk, scale, dS, W, Kb, d.ldk, 1.0f, dQ + (b * d.q_len + q0) * d.ldq + h * dh, d.ldq);
+      if (dK) gemm(true, false, nk, dh, nq, scale, dS, W, Qb, d.ldq, 1.0f, dK + (b * d.kv_len + k0) * d.ldk + h * dh, d.ldk);
+    }
+  }
+}
+
+void attention_dense_weights(float* out, const float* P, const AttentionDims& d, const AttentionPlan& plan) {
+  const int64_t W = plan.width, BQ = plan.block_q;
+  std::memset(out, 0, d.batch * d.n_head * d.q_len * d.kv_len * sizeof(float));
+  for (int64_t bh = 0; bh < d.batch * d.n_head; ++bh)
+    for (int64_t blk = 0; blk < plan.n_blocks; ++blk) {
+      const int64_t q0 = blk * BQ, q1 = std::min(d.q_len, q0 + BQ);
+      const int64_t k0 = plan.key_begin(d, blk), k1 = plan.key_end(d, blk);
+      for (int64_t i = q0; i < q1; ++i)
+        for (int64_t j = k0; j < k1; ++j)
+          out[(bh * d.q_len + i) * d.kv_len + j] = P[((bh * plan.n_blocks + blk) * BQ + (i - q0)) * W + (j - k0)];
+    }
+}
+
+}  // namespace tfm

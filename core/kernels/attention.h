@@ -1,0 +1,53 @@
+#pragma once
+// Scaled dot-product attention over heads laid out as contiguous column chunks
+// (Vaswani et al. 2017, eq. 1): for head h, columns h·d_head … (h+1)·d_head − 1
+// of Q, K and V; O_h = dropout(softmax(Q_h K_hᵀ/√d_head + mask)) V_h, written
+// to the same columns of O. No head transposes: the GEMMs read strided rows.
+//
+// Queries are processed in blocks of `block_q` rows; each block only touches
+// the key range its mask allows (causal: keys up to the block's last position;
+// local window w: the w most recent keys), so causal attention skips the upper
+// triangle and local attention costs O(T·w), not O(T²). The softmax weights P
+// are kept per block in a [batch·n_head, n_blocks, block_q, width] buffer
+// (width = the widest key range) for the backward pass.
+#include <cstdint>
+
+namespace tfm {
+
+struct AttentionDims {
+  int64_t batch = 1, n_head = 1, q_len = 1, kv_len = 1, head_dim = 1;
+  int64_t ldq = 0, ldk = 0, ldv = 0, ldo = 0;  // row strides of Q, K, V, O (elements)
+  bool causal = false;
+  // 0: global. Otherwise key j is visible from query position p iff
+  // causal: p − window < j ≤ p (the window most recent positions, itself included);
+  // non-causal: |p − j| < window.
+  int64_t window = 0;
+  int64_t q_offset = 0;                 // query row i sits at position q_offset + i (incremental decoding)
+  const int32_t* key_padding = nullptr;  // [batch, kv_len], nonzero = padding (never attended)
+  float dropout_p = 0.0f;               // on the attention weights
+  uint64_t dropout_seed = 0, dropout_first_block = 0;
+  int64_t block_q = 64;
+};
+
+struct AttentionPlan {
+  int64_t block_q = 0, n_blocks = 0, width = 0;
+  int64_t key_begin(const AttentionDims& d, int64_t block) const;
+  int64_t key_end(const AttentionDims& d, int64_t block) const;
+  int64_t p_numel(const AttentionDims& d) const { return d.batch * d.n_head * n_blocks * block_q * width; }
+};
+
+// Validates the dims (throws tfm::Error) and lays out the blocks.
+AttentionPlan attention_plan(const AttentionDims& d);
+// Philox blocks the dropout mask of one call consumes.
+uint64_t attention_dropout_blocks(const AttentionDims& d);
+
+// O: [batch, q_len, ldo]; P: plan.p_numel floats, written.
+void attention_forward(float* O, float* P, const float* Q, const float* K, const float* V, const AttentionDims& d,
+                       const AttentionPlan& plan);
+// Accumulates dQ, dK, dV (each may be null).
+void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const float* P, const float* Q,
+                        const float* K, const float* V, const AttentionDims& d, const AttentionPlan& plan);
+// Expands P into dense weights [batch, n_head, q_len, kv_len] (zeros where masked).
+void attention_dense_weights(float* W, const float* P, const AttentionDims& d, const AttentionPlan& plan);
+
+}  // namespace tfm

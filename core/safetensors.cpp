@@ -1,0 +1,128 @@
+#include "core/safetensors.h"
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "core/io.h"
+
+namespace tfm {
+
+const Tensor* SafetensorsContents::find(const std::string& name) const {
+  for (auto& [n, t] : tensors)
+    if (n == name) return &t;
+  return nullptr;
+}
+
+void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header;
+  if (!metadata.empty()) {
+    nlohmann::ordered_json meta = nlohmann::ordered_json::object();
+    for (auto& [k, v] : metadata) meta[k] = v;
+    header["__metadata__"] = meta;
+  }
+  uint64_t offset = 0;
+  for (auto& [name, t] : tensors) {
+    TFM_CHECK(name != "__metadata__" && !name.empty(), "safetensors: invalid tensor name \"", name, "\"");
+    TFM_CHECK(!header.contains(name), "safetensors: duplicate tensor name \"", name, "\"");
+    nlohmann::ordered_json shape = nlohmann::ordered_json::array();
+    for (int64_t d : t.shape()) shape.push_back(d);
+    header[name] = {{"dtype", dtype_name(t.dtype())}, {"shape", shape}, {"data_offsets", {offset, offset + t.nbytes()}}};
+    offset += t.nbytes();
+  }
+  std::string h = header.dump();
+  h.append((8 - h.size() % 8) % 8, ' ');  // align the data to 8 bytes
+  write_file_atomic(path, [&](std::ostream& out) {
+    uint64_t n = h.size();
+    unsigned char len[8];
+    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
+    out.write(reinterpret_cast<const char*>(len), 8);
+    out.write(h.data(), static_cast<std::streamsize>(h.size()));
+    for (auto& [name, t] : tensors)
+      out.write(static_cast<const char*>(t.raw_data()), static_cast<std::streamsize>(t.nbytes()));
+  });
+}
+
+SafetensorsContents load_safetensors(const std::string& path) { return parse_safetensors(read_file(path), path); }
+
+SafetensorsContents parse_safetensors(const std::string& bytes, const std::string& src) {
+  TFM_CHECK(bytes.size() >= 8, src, ": not a safetensors file: ", bytes.size(), " bytes, expected at least 8");
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  TFM_CHECK(n <= bytes.size() - 8, src, ": header length ", n, " (bytes 0-7) exceeds the file: only ",
+            bytes.size() - 8, " bytes follow");
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+  } catch (const nlohmann::json::exception& e) {
+    TFM_FAIL(src, ": header (bytes 8-", 8 + n, ") is not valid JSON: ", e.what());
+  }
+  TFM_CHECK(header.is_object(), src, ": header must be a JSON object");
+  const uint64_t data_begin = 8 + n, data_size = bytes.size() - data_begin;
+  SafetensorsContents out;
+  struct Entry {
+    std::string name;
+    uint64_t begin, end;
+    DType dtype;
+    Shape shape;
+  };
+  std::vector<Entry> entries;
+  for (auto& [name, info] : header.items()) {
+    if (name == "__metadata__") {
+      TFM_CHECK(info.is_object(), src, ": __metadata__ must be an object of strings");
+      for (auto& [k, v] : info.items()) {
+        TFM_CHECK(v.is_string(), src, ": __metadata__.", k, " must be a string");
+        out.metadata[k] = v.get<std::string>();
+      }
+      continue;
+    }
+    TFM_CHECK(info.is_object() && info.contains("dtype") && info.contains("shape") && info.contains("data_offsets"),
+              src, ": tensor \"", name, "\": expected {dtype, shape, data_offsets}, found ", info.dump());
+    const auto& dt = info["dtype"];
+    TFM_CHECK(dt.is_string(), src, ": tensor \"", name, "\": dtype must be a string");
+    Entry e;
+    e.name = name;
+    const std::string d = dt.get<std::string>();
+    if (d == "F32") e.dtype = DType::F32;
+    else if (d == "BF16") e.dtype = DType::BF16;
+    else if (d == "I32") e.dtype = DType::I32;
+    else TFM_FAIL(src, ": tensor \"", name, "\": unsupported dtype ", d, " (expected F32, BF16 or I32)");
+    const auto& sh = info["shape"];
+    TFM_CHECK(sh.is_array() && sh.size() <= Shape::kMaxDims, src, ": tensor \"", name, "\": bad shape ", sh.dump());
+    std::vector<int64_t> dims;
+    for (auto& x : sh) {
+      TFM_CHECK(x.is_number_unsigned() || (x.is_number_integer() && x.get<int64_t>() >= 0), src, ": tensor \"", name,
+                "\": bad shape ", sh.dump());
+      dims.push_back(x.get<int64_t>());
+    }
+    e.shape = Shape(std::span<const int64_t>(dims));
+    const auto& off = info["data_offsets"];
+    TFM_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(), src,
+              ": tensor \"", name, "\": data_offsets must be [begin, end], found ", off.dump());
+    e.begin = off[0].get<uint64_t>();
+    e.end = off[1].get<uint64_t>();
+    TFM_CHECK(e.begin <= e.end && e.end <= data_size, src, ": tensor \"", name, "\": data_offsets [", e.begin, ", ",
+              e.end, ") (file bytes ", data_begin + e.begin, "-", data_begin + e.end, ") outside the ", data_size,
+              " data bytes (file is ", bytes.size(), " bytes; truncated?)");
+    const uint64_t expected = static_cast<uint64_t>(e.shape.numel()) * dtype_size(e.dtype);
+    TFM_CHECK(e.end - e.begin == expected, src, ": tensor \"", name, "\": ", e.end - e.begin,
+              " bytes for ", d, " ", e.shape, ", expected ", expected);
+    entries.push_back(std::move(e));
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  uint64_t prev_end = 0;
+  std::string prev_name;
+  for (auto& e : entries) {
+    TFM_CHECK(e.begin >= prev_end || e.begin == e.end, src, ": tensors \"", prev_name, "\" and \"", e.name,
+              "\" overlap at data byte ", e.begin);
+    prev_end = std::max(prev_end, e.end);
+    prev_name = e.name;
+    Tensor t = Tensor::empty(e.shape, e.dtype);
+    if (e.end > e.begin) std::memcpy(t.raw_data(), bytes.data() + data_begin + e.begin, e.end - e.begin);
+    out.tensors.emplace_back(e.name, std::move(t));
+  }
+  return out;
+}
+
+}  // namespace tfm

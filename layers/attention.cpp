@@ -1,0 +1,89 @@
+#include "layers/attention.h"
+
+#include <cstring>
+
+namespace tfm {
+
+MultiHeadAttention::MultiHeadAttention(int64_t d_model, int64_t n_head, float dropout, int64_t window)
+    : q(d_model, d_model), k(d_model, d_model), v(d_model, d_model), out(d_model, d_model), n_head_(n_head),
+      dropout_(dropout), window_(window) {
+  TFM_CHECK(n_head > 0 && d_model % n_head == 0, "MultiHeadAttention: d_model ", d_model,
+            " is not divisible by n_head ", n_head);
+  TFM_CHECK(dropout >= 0.0f && dropout < 1.0f, "MultiHeadAttention: dropout must be in [0, 1), found ", dropout);
+  TFM_CHECK(window >= 0, "MultiHeadAttention: window must be >= 0, found ", window);
+  register_module("q", q);
+  register_module("k", k);
+  register_module("v", v);
+  register_module("out", out);
+}
+
+Variable MultiHeadAttention::forward(const Variable& query, const Variable& memory, const AttentionMask& mask,
+                                     Tensor* weights) {
+  AttentionOptions opt;
+  opt.n_head = n_head_;
+  opt.causal = mask.causal;
+  opt.window = window_;
+  opt.key_padding = mask.key_padding;
+  opt.dropout = dropout_;
+  opt.training = training();
+  opt.generator = &default_generator();
+  opt.weights = weights;
+  return out(scaled_dot_product_attention(q(query), k(memory), v(memory), opt));
+}
+
+namespace {
+// Copies rows [0, n) of src [B, n, d] into dst [B, capacity, d] at row `at`.
+void append_rows(Tensor& dst, const Tensor& src, int64_t at) {
+  const int64_t B = src.dim(0), n = src.dim(1), d = src.dim(2), cap = dst.dim(1);
+  for (int64_t b = 0; b < B; ++b)
+    std::memcpy(dst.data() + (b * cap + at) * d, src.data() + b * n * d, n * d * sizeof(float));
+}
+// First `len` rows of each batch entry of t [B, capacity, d], as a contiguous tensor.
+Tensor prefix_rows(const Tensor& t, int64_t len) {
+  const int64_t B = t.dim(0), cap = t.dim(1), d = t.dim(2);
+  if (len == cap) return t;
+  Tensor out = Tensor::empty({B, len, d});
+  for (int64_t b = 0; b < B; ++b) std::memcpy(out.data() + b * len * d, t.data() + b * cap * d, len * d * sizeof(float));
+  return out;
+}
+}  // namespace
+
+Variable MultiHeadAttention::forward_cached(const Variable& x, KVCache& cache, int64_t capacity) {
+  NoGradGuard no_grad;
+  const int64_t B = x.dim(0), n = x.dim(1), d = x.dim(2);
+  if (!cache.k.defined() || cache.k.dim(0) != B || cache.k.dim(1) < capacity) {
+    TFM_CHECK(cache.length == 0, "KVCache: capacity change in the middle of decoding");
+    cache.k = Tensor::empty({B, capacity, d});
+    cache.v = Tensor::empty({B, capacity, d});
+  }
+  TFM_CHECK(cache.length + n <= cache.k.dim(1), "KVCache: ", cache.length, " + ", n, " positions exceed capacity ",
+            cache.k.dim(1));
+  append_rows(cache.k, k(x).data(), cache.length);
+  append_rows(cache.v, v(x).data(), cache.length);
+  const int64_t q_offset = cache.length;
+  cache.length += n;
+  // Batch entries are laid out with stride capacity: attend over a [B, length, d] view.
+  Variable keys(prefix_rows(cache.k, cache.length)), values(prefix_rows(cache.v, cache.length));
+  AttentionOptions opt;
+  opt.n_head = n_head_;
+  opt.causal = true;
+  opt.window = window_;
+  opt.q_offset = q_offset;
+  return out(scaled_dot_product_attention(q(x), keys, values, opt));
+}
+
+Variable MultiHeadAttention::forward_cross_cached(const Variable& query, const Variable& memory, KVCache& cache,
+                                                  const AttentionMask& mask) {
+  NoGradGuard no_grad;
+  if (cache.length == 0) {
+    cache.k = k(memory).data();
+    cache.v = v(memory).data();
+    cache.length = memory.dim(1);
+  }
+  AttentionOptions opt;
+  opt.n_head = n_head_;
+  opt.key_padding = mask.key_padding;
+  return out(scaled_dot_product_attention(q(query), Variable(cache.k), Variable(cache.v), opt));
+}
+
+}  // namespace tfm

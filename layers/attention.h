@@ -1,0 +1,53 @@
+#pragma once
+// Multi-head attention, written by hand (Vaswani et al. 2017, section 3.2):
+// q, k, v projections, heads as contiguous d_model/n_head column chunks,
+// softmax(q kᵀ/√d_head + mask) v per head, heads concatenated, `out` projection.
+// Self- and cross-attention, causal and key-padding masks, attention dropout,
+// optional sliding window (local attention, O(T·w)), the attention weights on
+// request, and a key/value cache for incremental decoding.
+#include "autograd/ops/attention.h"
+#include "layers/basic.h"
+
+namespace tfm {
+
+struct AttentionMask {
+  bool causal = false;
+  Tensor key_padding;  // undefined or I32 [batch, kv_len], nonzero = padding
+};
+
+// Keys and values of the positions decoded so far, for incremental decoding.
+struct KVCache {
+  Tensor k, v;         // [batch, capacity, d_model]
+  int64_t length = 0;  // positions filled
+  void reset() { length = 0; }
+};
+
+class MultiHeadAttention : public Module {
+ public:
+  MultiHeadAttention(int64_t d_model, int64_t n_head, float dropout = 0.0f, int64_t window = 0);
+
+  // query [B, Tq, d]; memory [B, Tk, d] (pass query itself for self-attention).
+  // weights, when not null, receives [B, n_head, Tq, Tk].
+  Variable forward(const Variable& query, const Variable& memory, const AttentionMask& mask = {},
+                   Tensor* weights = nullptr);
+  Variable operator()(const Variable& x, const AttentionMask& mask = {}) { return forward(x, x, mask); }
+
+  // Incremental self-attention (no gradient): appends the new positions'
+  // keys/values of x [B, Tnew, d] to cache and attends causally over all of them.
+  Variable forward_cached(const Variable& x, KVCache& cache, int64_t capacity);
+  // Cross-attention over a memory whose projected keys/values are cached once.
+  Variable forward_cross_cached(const Variable& query, const Variable& memory, KVCache& cache,
+                                const AttentionMask& mask = {});
+
+  int64_t n_head() const { return n_head_; }
+  int64_t window() const { return window_; }
+
+  Linear q, k, v, out;
+
+ private:
+  int64_t n_head_;
+  float dropout_;
+  int64_t window_;
+};
+
+}  // namespace tfm

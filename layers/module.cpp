@@ -1,0 +1,62 @@
+#include "layers/module.h"
+
+#include <unordered_set>
+
+namespace tfm {
+
+Generator& default_generator() {
+  static Generator gen(0);
+  return gen;
+}
+
+void Module::register_parameter(const std::string& name, Variable& parameter) {
+  TFM_CHECK(parameter.defined(), "register_parameter: \"", name, "\" is undefined");
+  for (auto& [n, p] : parameters_) TFM_CHECK(n != name, "register_parameter: duplicate name \"", name, "\"");
+  parameter.set_requires_grad(true);
+  parameters_.emplace_back(name, &parameter);
+}
+
+void Module::register_module(const std::string& name, Module& child) {
+  for (auto& [n, c] : children_) TFM_CHECK(n != name, "register_module: duplicate name \"", name, "\"");
+  children_.emplace_back(name, &child);
+}
+
+void Module::collect(const std::string& prefix, std::vector<std::pair<std::string, Variable*>>& out) const {
+  for (auto& [name, p] : parameters_) out.emplace_back(prefix + name, p);
+  for (auto& [name, c] : children_) c->collect(prefix + name + ".", out);
+}
+
+std::vector<std::pair<std::string, Variable*>> Module::named_parameters() const {
+  std::vector<std::pair<std::string, Variable*>> out;
+  collect("", out);
+  return out;
+}
+
+std::vector<std::pair<std::string, const Module*>> Module::named_children() const {
+  std::vector<std::pair<std::string, const Module*>> out;
+  for (auto& [name, c] : children_) out.emplace_back(name, c);
+  return out;
+}
+
+void Module::visit_parameters(const std::function<void(const std::string&, Variable&)>& fn) const {
+  for (auto& [name, p] : named_parameters()) fn(name, *p);
+}
+
+int64_t Module::parameter_count() const {
+  std::unordered_set<const VariableImpl*> seen;
+  int64_t n = 0;
+  for (auto& [name, p] : named_parameters())
+    if (seen.insert(p->impl()).second) n += p->numel();
+  return n;
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [name, c] : children_) c->train(on);
+}
+
+void Module::zero_grad() {
+  for (auto& [name, p] : named_parameters()) p->zero_grad();
+}
+
+}  // namespace tfm

@@ -1,0 +1,29 @@
+#pragma once
+// Model checkpoints: safetensors files holding the model's float32 tensors
+// under their module names (PyTorch conventions), with __metadata__ "config"
+// (the resolved model config, every key) and "tokenizer" (JSON strings), so a
+// checkpoint alone rebuilds model and tokenizer. See docs/checkpoint-format.md.
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/safetensors.h"
+#include "models/model.h"
+
+namespace tfm {
+
+void save_checkpoint(const std::string& path, const Model& model, const nlohmann::json& tokenizer);
+
+struct LoadedModel {
+  std::unique_ptr<Model> model;
+  nlohmann::json config;     // the model config from the file
+  nlohmann::json tokenizer;  // the tokenizer description from the file
+};
+
+// Rebuilds the model from the file's config and loads its weights.
+LoadedModel load_checkpoint(const std::string& path);
+// Loads tensors into an existing model: every parameter present with the
+// right dtype and shape, no unexpected tensors; errors name the tensor.
+void load_weights(Model& model, const SafetensorsContents& contents, const std::string& source);
+
+}  // namespace tfm

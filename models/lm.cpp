@@ -1,0 +1,189 @@
+#include "models/lm.h"
+
+#include <cmath>
+
+#include "core/config.h"
+#include "layers/init.h"
+
+namespace tfm {
+
+LmConfig LmConfig::parse(const nlohmann::json& model) {
+  ConfigReader r(model, "model");
+  LmConfig c;
+  r.get_string("type", "lm", {"lm"});
+  c.n_layer = r.get_int("n_layer", c.n_layer, 1, 1024);
+  c.n_head = r.get_int("n_head", c.n_head, 1, 1024);
+  c.d_model = r.get_int("d_model", c.d_model, 1, 1 << 16);
+  c.d_ff = r.get_int("d_ff", 4 * c.d_model, 1, 1 << 18);
+  c.seq_len = r.get_int("seq_len", c.seq_len, 1, 1 << 20);
+  c.vocab_size = r.get_int("vocab_size", 0, 0, 1 << 24);
+  c.activation = parse_activation(r.get_string("activation", "gelu", {"gelu", "gelu_tanh", "relu"}));
+  c.pre_norm = r.get_string("norm", "pre", {"pre", "post"}) == "pre";
+  c.tie_embeddings = r.get_bool("tie_embeddings", c.tie_embeddings);
+  c.dropout = r.get_number("dropout", 0.0, 0.0, 0.99);
+  c.layer_norm_eps = r.get_number("layer_norm_eps", 1e-5, 1e-12, 1.0);
+  c.attention_window = r.get_int("attention_window", 0, 0, 1 << 20);
+  nlohmann::json ffn = r.get_json("ffn");
+  if (ffn.is_string()) {
+    c.ffn = ffn.get<std::string>();
+  } else if (ffn.is_object()) {
+    TFM_CHECK(ffn.contains("type") && ffn["type"].is_string(), "config: model.ffn: expected {\"type\": NAME, ...}, found ",
+              ffn.dump());
+    c.ffn = ffn["type"].get<std::string>();
+    c.ffn_options = ffn;
+    c.ffn_options.erase("type");
+  } else {
+    TFM_CHECK(ffn.is_null(), "config: model.ffn: expected a layer name or {\"type\": NAME, ...}, found ", ffn.dump());
+  }
+  TFM_CHECK(LayerRegistry::contains(c.ffn), "config: model.ffn: unknown layer \"", c.ffn, "\"",
+            [&] { std::string n = nearest(c.ffn, LayerRegistry::names()); return n.empty() ? std::string() : " (did you mean \"" + n + "\"?)"; }());
+  r.finish();
+  TFM_CHECK(c.d_model % c.n_head == 0, "config: model.d_model = ", c.d_model, " is not divisible by model.n_head = ",
+            c.n_head);
+  return c;
+}
+
+nlohmann::json LmConfig::to_json() const {
+  nlohmann::json j = {{"type", "lm"},
+                      {"n_layer", n_layer},
+                      {"n_head", n_head},
+                      {"d_model", d_model},
+                      {"d_ff", d_ff},
+                      {"seq_len", seq_len},
+                      {"vocab_size", vocab_size},
+                      {"activation", activation_name(activation)},
+                      {"norm", pre_norm ? "pre" : "post"},
+                      {"tie_embeddings", tie_embeddings},
+                      {"dropout", dropout},
+                      {"layer_norm_eps", layer_norm_eps},
+                      {"attention_window", attention_window}};
+  if (ffn == "feed_forward" && ffn_options.empty()) {
+    j["ffn"] = ffn;
+  } else {
+    nlohmann::json f = ffn_options;
+    f["type"] = ffn;
+    j["ffn"] = f;
+  }
+  return j;
+}
+
+LmBlock::LmBlock(const LmConfig& c)
+    : ln1(c.d_model, c.layer_norm_eps),
+      attn(c.d_model, c.n_head, c.dropout, c.attention_window),
+      ln2(c.d_model, c.layer_norm_eps),
+      ffn(LayerRegistry::create(c.ffn, {c.d_model, c.d_ff, c.activation, static_cast<float>(c.dropout)}, c.ffn_options)),
+      residual_dropout_(c.dropout),
+      pre_norm_(c.pre_norm) {
+  register_module("ln1", ln1);
+  register_module("attn", attn);
+  register_module("ln2", ln2);
+  register_module("ffn", *ffn);
+  register_module("residual_dropout", residual_dropout_);
+}
+
+Variable LmBlock::forward(const Variable& x) {
+  const AttentionMask causal{.causal = true, .key_padding = Tensor()};
+  if (pre_norm_) {
+    Variable h = ln1(x);
+    Variable y = x + residual_dropout_(attn.forward(h, h, causal));
+    return y + residual_dropout_(ffn->forward(ln2(y)));
+  }
+  Variable y = ln1(x + residual_dropout_(attn.forward(x, x, causal)));
+  return ln2(y + residual_dropout_(ffn->forward(y)));
+}
+
+Variable LmBlock::forward_cached(const Variable& x, KVCache& cache, int64_t capacity) {
+  if (pre_norm_) {
+    Variable y = x + attn.forward_cached(ln1(x), cache, capacity);
+    return y + ffn->forward(ln2(y));
+  }
+  Variable y = ln1(x + attn.forward_cached(x, cache, capacity));
+  return ln2(y + ffn->forward(y));
+}
+
+LanguageModel::LanguageModel(const LmConfig& c)
+    : tok_emb(c.vocab_size > 0 ? c.vocab_size : 1, c.d_model),
+      pos_emb(c.seq_len, c.d_model),
+      ln_f(c.d_model, c.layer_norm_eps),
+      config_(c),
+      emb_dropout_(c.dropout) {
+  TFM_CHECK(c.vocab_size > 0, "config: model.vocab_size must be set (or filled from the tokenizer), found ",
+            c.vocab_size);
+  register_module("tok_emb", tok_emb);
+  register_module("pos_emb", pos_emb);
+  for (int64_t i = 0; i < c.n_layer; ++i) {
+    blocks.push_back(std::make_unique<LmBlock>(c));
+    register_module("blocks." + std::to_string(i), *blocks.back());
+  }
+  register_module("ln_f", ln_f);
+  if (!c.tie_embeddings) {
+    head = std::make_unique<Linear>(c.d_model, c.vocab_size, /*bias=*/false);
+    register_module("head", *head);
+  }
+  register_module("emb_dropout", emb_dropout_);
+  init_weights(default_generator());
+}
+
+void LanguageModel::init_weights(Generator& gen) {
+  // GPT-2 / nanoGPT: N(0, 0.02) for weights and embeddings, zero biases, and the
+  // projections that feed the residual stream scaled by 1/√(2·n_layer).
+  const float std = 0.02f, residual_std = std / std::sqrt(2.0f * static_cast<float>(config_.n_layer));
+  for (auto& [name, p] : named_parameters()) {
+    const bool is_bias = name.size() >= 5 && name.ends_with(".bias");
+    if (p->shape().ndim() == 2) {
+      const bool residual = name.ends_with("attn.out.weight") || name.ends_with("ffn.fc2.weight");
+      init::normal(*p, 0.0f, residual ? residual_std : std, gen);
+    } else if (is_bias && name.find(".ln") == std::string::npos && !name.starts_with("ln_f")) {
+      init::zeros(*p);
+    } else if (name.find("ln") != std::string::npos) {
+      if (name.ends_with(".weight")) init::ones(*p);
+      else init::zeros(*p);
+    }
+  }
+}
+
+Variable LanguageModel::logits(const Variable& hidden) const {
+  Variable h = ln_f(hidden);
+  return head ? head->forward(h) : linear(h, tok_emb.weight, Variable());
+}
+
+namespace {
+Tensor position_ids(int64_t begin, int64_t n) {
+  Tensor t = Tensor::empty({n}, DType::I32);
+  for (int64_t i = 0; i < n; ++i) t.data_i32()[i] = static_cast<int32_t>(begin + i);
+  return t;
+}
+}  // namespace
+
+Variable LanguageModel::forward(const Tensor& ids) {
+  TFM_CHECK(ids.ndim() == 2 && ids.dtype() == DType::I32, "lm: ids must be I32 [batch, len], found ",
+            dtype_name(ids.dtype()), " ", ids.shape());
+  const int64_t T = ids.dim(1);
+  TFM_CHECK(T >= 1 && T <= config_.seq_len, "lm: sequence length ", T, " exceeds model.seq_len = ", config_.seq_len);
+  Variable x = emb_dropout_(tok_emb(ids) + pos_emb(position_ids(0, T)));
+  for (auto& block : blocks) x = block->forward(x);
+  return logits(x);
+}
+
+Variable LanguageModel::loss(const Batch& batch, const CrossEntropyOptions& options) {
+  TFM_CHECK(batch.target.defined() && batch.target.shape() == batch.input.shape(), "lm: target shape ",
+            batch.target.defined() ? batch.target.shape().str() : "undefined", " differs from input ",
+            batch.input.shape());
+  return cross_entropy(forward(batch.input), batch.target, options);
+}
+
+Variable LanguageModel::forward_cached(const Tensor& ids, std::vector<KVCache>& caches) {
+  NoGradGuard no_grad;
+  caches.resize(blocks.size());
+  const int64_t start = caches[0].length, n = ids.dim(1);
+  TFM_CHECK(start + n <= config_.seq_len, "lm: ", start + n, " positions exceed model.seq_len = ", config_.seq_len);
+  Variable x = tok_emb(ids) + pos_emb(position_ids(start, n));
+  for (size_t i = 0; i < blocks.size(); ++i) x = blocks[i]->forward_cached(x, caches[i], config_.seq_len);
+  return logits(x);
+}
+
+TFM_REGISTER_MODEL("lm", [](const nlohmann::json& config) -> std::unique_ptr<Model> {
+  return std::make_unique<LanguageModel>(LmConfig::parse(config));
+});
+
+}  // namespace tfm

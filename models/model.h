@@ -1,0 +1,59 @@
+#pragma once
+// Model: a Module that knows its type and resolved config, computes its
+// training loss on a Batch and initialises its own weights. Models are created
+// by type name from the `model` object of a config through ModelRegistry
+// (TFM_REGISTER_MODEL), like layers.
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "autograd/ops/loss.h"
+#include "layers/module.h"
+
+namespace tfm {
+
+// One training or evaluation batch of token ids (I32).
+// Language models: input [B, T], target [B, T].
+// Encoder-decoder: source [B, S] (+ source_padding [B, S], nonzero = pad),
+// input = decoder input [B, T], target = decoder target [B, T] (ignore_index where padded).
+struct Batch {
+  Tensor input, target;
+  Tensor source, source_padding;
+  int64_t batch_size() const { return input.defined() ? input.dim(0) : 0; }
+};
+
+class Model : public Module {
+ public:
+  virtual std::string type() const = 0;
+  // Every key with its value, defaults included: goes into checkpoints.
+  virtual nlohmann::json config() const = 0;
+  // Mean cross-entropy of the batch's targets.
+  virtual Variable loss(const Batch& batch, const CrossEntropyOptions& options = {}) = 0;
+  // Fresh initialisation as the model's paper does it, from gen.
+  virtual void init_weights(Generator& gen) = 0;
+  virtual int64_t vocab_size() const = 0;
+  virtual int64_t max_len() const = 0;
+};
+
+using ModelFactory = std::function<std::unique_ptr<Model>(const nlohmann::json& config)>;
+
+class ModelRegistry {
+ public:
+  static bool add(const std::string& type, ModelFactory factory);
+  // config: the `model` object; its "type" picks the factory. Validation errors
+  // name the key (model.d_model) and the value.
+  static std::unique_ptr<Model> create(const nlohmann::json& config);
+  static std::vector<std::string> types();
+};
+
+}  // namespace tfm
+
+#define TFM_REGISTER_MODEL(type, factory)                                              \
+  static const bool TFM_REGISTRY_CONCAT(tfm_model_registered_, __COUNTER__) =          \
+      ::tfm::ModelRegistry::add(type, factory)
+#ifndef TFM_REGISTRY_CONCAT
+#define TFM_REGISTRY_CONCAT_(a, b) a##b
+#define TFM_REGISTRY_CONCAT(a, b) TFM_REGISTRY_CONCAT_(a, b)
+#endif

@@ -1,0 +1,271 @@
+#include "models/transformer.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/config.h"
+#include "layers/init.h"
+
+namespace tfm {
+
+TransformerConfig TransformerConfig::parse(const nlohmann::json& model) {
+  ConfigReader r(model, "model");
+  TransformerConfig c;
+  r.get_string("type", "transformer", {"transformer"});
+  const int64_t n_layer = r.get_int("n_layer", 6, 1, 1024);
+  c.n_encoder_layers = r.get_int("n_encoder_layers", n_layer, 1, 1024);
+  c.n_decoder_layers = r.get_int("n_decoder_layers", n_layer, 1, 1024);
+  c.n_head = r.get_int("n_head", c.n_head, 1, 1024);
+  c.d_model = r.get_int("d_model", c.d_model, 1, 1 << 16);
+  c.d_ff = r.get_int("d_ff", 4 * c.d_model, 1, 1 << 18);
+  c.max_len = r.get_int("seq_len", c.max_len, 1, 1 << 20);
+  c.vocab_size = r.get_int("vocab_size", 0, 0, 1 << 24);
+  c.activation = parse_activation(r.get_string("activation", "relu", {"gelu", "gelu_tanh", "relu"}));
+  c.pre_norm = r.get_string("norm", "post", {"pre", "post"}) == "pre";
+  c.share_embeddings = r.get_bool("share_embeddings", c.share_embeddings);
+  c.tie_embeddings = r.get_bool("tie_embeddings", c.tie_embeddings);
+  c.dropout = r.get_number("dropout", 0.1, 0.0, 0.99);
+  c.layer_norm_eps = r.get_number("layer_norm_eps", 1e-5, 1e-12, 1.0);
+  c.ffn = r.get_string("ffn", "feed_forward");
+  TFM_CHECK(LayerRegistry::contains(c.ffn), "config: model.ffn: unknown layer \"", c.ffn, "\"");
+  r.finish();
+  TFM_CHECK(c.d_model % c.n_head == 0, "config: model.d_model = ", c.d_model, " is not divisible by model.n_head = ",
+            c.n_head);
+  return c;
+}
+
+nlohmann::json TransformerConfig::to_json() const {
+  return {{"type", "transformer"},
+          {"n_encoder_layers", n_encoder_layers},
+          {"n_decoder_layers", n_decoder_layers},
+          {"n_head", n_head},
+          {"d_model", d_model},
+          {"d_ff", d_ff},
+          {"seq_len", max_len},
+          {"vocab_size", vocab_size},
+          {"activation", activation_name(activation)},
+          {"norm", pre_norm ? "pre" : "post"},
+          {"share_embeddings", share_embeddings},
+          {"tie_embeddings", tie_embeddings},
+          {"dropout", dropout},
+          {"layer_norm_eps", layer_norm_eps},
+          {"ffn", ffn}};
+}
+
+namespace {
+LayerContext ffn_context(const TransformerConfig& c) { return {c.d_model, c.d_ff, c.activation, static_cast<float>(c.dropout)}; }
+
+// One residual sublayer: post-LN ln(x + f(x)), pre-LN x + f(ln(x)).
+template <typename F>
+Variable residual(const Variable& x, LayerNorm& ln, bool pre_norm, Dropout& drop, F&& f) {
+  if (pre_norm) return x + drop(f(ln(x)));
+  return ln(x + drop(f(x)));
+}
+}  // namespace
+
+EncoderLayer::EncoderLayer(const TransformerConfig& c)
+    : self_attn(c.d_model, c.n_head, c.dropout), ln1(c.d_model, c.layer_norm_eps),
+      ffn(LayerRegistry::create(c.ffn, ffn_context(c))), ln2(c.d_model, c.layer_norm_eps), dropout_(c.dropout),
+      pre_norm_(c.pre_norm) {
+  register_module("self_attn", self_attn);
+  register_module("ln1", ln1);
+  register_module("ffn", *ffn);
+  register_module("ln2", ln2);
+  register_module("dropout", dropout_);
+}
+
+Variable EncoderLayer::forward(const Variable& x, const AttentionMask& mask) {
+  Variable y = residual(x, ln1, pre_norm_, dropout_, [&](const Variable& h) { return self_attn.forward(h, h, mask); });
+  return residual(y, ln2, pre_norm_, dropout_, [&](const Variable& h) { return ffn->forward(h); });
+}
+
+DecoderLayer::DecoderLayer(const TransformerConfig& c)
+    : self_attn(c.d_model, c.n_head, c.dropout), ln1(c.d_model, c.layer_norm_eps),
+      cross_attn(c.d_model, c.n_head, c.dropout), ln2(c.d_model, c.layer_norm_eps),
+      ffn(LayerRegistry::create(c.ffn, ffn_context(c))), ln3(c.d_model, c.layer_norm_eps), dropout_(c.dropout),
+      pre_norm_(c.pre_norm) {
+  register_module("self_attn", self_attn);
+  register_module("ln1", ln1);
+  register_module("cross_attn", cross_attn);
+  register_module("ln2", ln2);
+  register_module("ffn", *ffn);
+  register_module("ln3", ln3);
+  register_module("dropout", dropout_);
+}
+
+Variable DecoderLayer::forward(const Variable& x, const Variable& memory, const AttentionMask& memory_mask,
+                               Tensor* cross_weights) {
+  const AttentionMask causal{.causal = true, .key_padding = Tensor()};
+  Variable y = residual(x, ln1, pre_norm_, dropout_, [&](const Variable& h) { return self_attn.forward(h, h, causal); });
+  y = residual(y, ln2, pre_norm_, dropout_,
+               [&](const Variable& h) { return cross_attn.forward(h, memory, memory_mask, cross_weights); });
+  return residual(y, ln3, pre_norm_, dropout_, [&](const Variable& h) { return ffn->forward(h); });
+}
+
+Variable DecoderLayer::forward_cached(const Variable& x, const Variable& memory, const AttentionMask& memory_mask,
+                                      KVCache& self_cache, KVCache& cross_cache, int64_t capacity) {
+  Variable y = residual(x, ln1, pre_norm_, dropout_,
+                        [&](const Variable& h) { return self_attn.forward_cached(h, self_cache, capacity); });
+  y = residual(y, ln2, pre_norm_, dropout_, [&](const Variable& h) {
+    return cross_attn.forward_cross_cached(h, memory, cross_cache, memory_mask);
+  });
+  return residual(y, ln3, pre_norm_, dropout_, [&](const Variable& h) { return ffn->forward(h); });
+}
+
+EncoderStack::EncoderStack(const TransformerConfig& c, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    layers.push_back(std::make_unique<EncoderLayer>(c));
+    register_module("layers." + std::to_string(i), *layers.back());
+  }
+  if (c.pre_norm) {
+    ln_f = std::make_unique<LayerNorm>(c.d_model, c.layer_norm_eps);
+    register_module("ln_f", *ln_f);
+  }
+}
+
+DecoderStack::DecoderStack(const TransformerConfig& c, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    layers.push_back(std::make_unique<DecoderLayer>(c));
+    register_module("layers." + std::to_string(i), *layers.back());
+  }
+  if (c.pre_norm) {
+    ln_f = std::make_unique<LayerNorm>(c.d_model, c.layer_norm_eps);
+    register_module("ln_f", *ln_f);
+  }
+}
+
+EncoderDecoder::EncoderDecoder(const TransformerConfig& c)
+    : encoder(c, c.n_encoder_layers), decoder(c, c.n_decoder_layers), config_(c),
+      positions_(sinusoidal_positions(c.max_len, c.d_model)), dropout_(c.dropout) {
+  TFM_CHECK(c.vocab_size > 0, "config: model.vocab_size must be set (or filled from the tokenizer), found ",
+            c.vocab_size);
+  if (c.share_embeddings) {
+    emb = std::make_unique<Embedding>(c.vocab_size, c.d_model);
+    register_module("emb", *emb);
+  } else {
+    src_emb = std::make_unique<Embedding>(c.vocab_size, c.d_model);
+    tgt_emb = std::make_unique<Embedding>(c.vocab_size, c.d_model);
+    register_module("src_emb", *src_emb);
+    register_module("tgt_emb", *tgt_emb);
+  }
+  register_module("encoder", encoder);
+  register_module("decoder", decoder);
+  if (!c.tie_embeddings) {
+    head = std::make_unique<Linear>(c.d_model, c.vocab_size, /*bias=*/false);
+    register_module("head", *head);
+  }
+  register_module("dropout", dropout_);
+  init_weights(default_generator());
+}
+
+void EncoderDecoder::init_weights(Generator& gen) {
+  // Xavier-uniform projections, zero biases (as the reference implementations
+  // of Vaswani et al.); embeddings N(0, d^-1/2), so that after the √d scaling
+  // they have unit variance.
+  for (auto& [name, p] : named_parameters()) {
+    if (name.ends_with("emb.weight")) {
+      init::normal(*p, 0.0f, 1.0f / std::sqrt(static_cast<float>(config_.d_model)), gen);
+    } else if (p->shape().ndim() == 2) {
+      init::xavier_uniform(*p, gen);
+    } else if (name.find(".ln") != std::string::npos || name.find("ln_f") != std::string::npos) {
+      if (name.ends_with(".weight")) init::ones(*p);
+      else init::zeros(*p);
+    } else if (name.ends_with(".bias")) {
+      init::zeros(*p);
+    }
+  }
+}
+
+Variable EncoderDecoder::embed(const Embedding& table, const Tensor& ids, int64_t offset) {
+  TFM_CHECK(ids.ndim() == 2 && ids.dtype() == DType::I32, "transformer: ids must be I32 [batch, len], found ",
+            dtype_name(ids.dtype()), " ", ids.shape());
+  const int64_t T = ids.dim(1);
+  TFM_CHECK(offset + T <= config_.max_len, "transformer: length ", offset + T, " exceeds model.seq_len = ",
+            config_.max_len);
+  Variable x = scale(table(ids), std::sqrt(static_cast<float>(config_.d_model)));
+  return dropout_(x + Variable(positions_.slice(offset, offset + T)));
+}
+
+Variable EncoderDecoder::project(const Variable& hidden) const {
+  return head ? head->forward(hidden) : linear(hidden, target_embedding().weight, Variable());
+}
+
+Variable EncoderDecoder::encode(const Tensor& source, const Tensor& source_padding) {
+  Variable x = embed(source_embedding(), source, 0);
+  const AttentionMask mask{.causal = false, .key_padding = source_padding};
+  for (auto& layer : encoder.layers) x = layer->forward(x, mask);
+  return encoder.ln_f ? encoder.ln_f->forward(x) : x;
+}
+
+Variable EncoderDecoder::decode(const Tensor& target_in, const Variable& memory, const Tensor& source_padding,
+                                Tensor* cross_weights) {
+  Variable x = embed(target_embedding(), target_in, 0);
+  const AttentionMask mask{.causal = false, .key_padding = source_padding};
+  for (size_t i = 0; i < decoder.layers.size(); ++i)
+    x = decoder.layers[i]->forward(x, memory, mask, i + 1 == decoder.layers.size() ? cross_weights : nullptr);
+  if (decoder.ln_f) x = decoder.ln_f->forward(x);
+  return project(x);
+}
+
+Variable EncoderDecoder::loss(const Batch& batch, const CrossEntropyOptions& options) {
+  TFM_CHECK(batch.source.defined(), "transformer: batch has no source");
+  TFM_CHECK(batch.target.defined() && batch.target.shape() == batch.input.shape(),
+            "transformer: target shape differs from decoder input ", batch.input.shape());
+  Variable memory = encode(batch.source, batch.source_padding);
+  return cross_entropy(decode(batch.input, memory, batch.source_padding), batch.target, options);
+}
+
+DecoderState EncoderDecoder::start_decoding(const Tensor& source, const Tensor& source_padding) {
+  NoGradGuard no_grad;
+  DecoderState s;
+  s.memory = encode(source, source_padding);
+  s.memory_mask = AttentionMask{.causal = false, .key_padding = source_padding};
+  s.self_caches.resize(decoder.layers.size());
+  s.cross_caches.resize(decoder.layers.size());
+  return s;
+}
+
+Variable EncoderDecoder::decode_step(const Tensor& target_ids, DecoderState& s) {
+  NoGradGuard no_grad;
+  Variable x = embed(target_embedding(), target_ids, s.length());
+  for (size_t i = 0; i < decoder.layers.size(); ++i)
+    x = decoder.layers[i]->forward_cached(x, s.memory, s.memory_mask, s.self_caches[i], s.cross_caches[i],
+                                          config_.max_len);
+  if (decoder.ln_f) x = decoder.ln_f->forward(x);
+  return project(x);
+}
+
+std::vector<std::vector<int32_t>> EncoderDecoder::greedy(const Tensor& source, const Tensor& source_padding,
+                                                         int32_t bos, int32_t eos, int64_t max_steps) {
+  NoGradGuard no_grad;
+  const int64_t B = source.dim(0), V = config_.vocab_size;
+  max_steps = std::min(max_steps, config_.max_len);
+  DecoderState state = start_decoding(source, source_padding);
+  std::vector<std::vector<int32_t>> out(B);
+  std::vector<bool> done(B, false);
+  Tensor next = Tensor::empty({B, 1}, DType::I32);
+  for (int64_t b = 0; b < B; ++b) next.data_i32()[b] = bos;
+  for (int64_t step = 0; step < max_steps; ++step) {
+    Variable logits = decode_step(next, state);  // [B, 1, V]
+    bool all_done = true;
+    for (int64_t b = 0; b < B; ++b) {
+      const float* l = logits.data().data() + b * V;
+      int32_t best = 0;
+      for (int64_t j = 1; j < V; ++j)
+        if (l[j] > l[best]) best = static_cast<int32_t>(j);
+      if (done[b]) best = eos;
+      else out[b].push_back(best);
+      done[b] = done[b] || best == eos;
+      all_done = all_done && done[b];
+      next.data_i32()[b] = best;
+    }
+    if (all_done) break;
+  }
+  return out;
+}
+
+TFM_REGISTER_MODEL("transformer", [](const nlohmann::json& config) -> std::unique_ptr<Model> {
+  return std::make_unique<EncoderDecoder>(TransformerConfig::parse(config));
+});
+
+}  // namespace tfm

@@ -1,0 +1,151 @@
+// tfm: train Transformer language models on CPU, evaluate, generate, inspect.
+#include <CLI/CLI.hpp>
+#include <dnnl.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "core/error.h"
+#include "core/io.h"
+#include "core/parallel.h"
+#include "tools/lm_commands.h"
+#include "tools/train_config.h"
+#include "tools/trainer.h"
+
+namespace {
+
+std::string version_string() {
+  const dnnl_version_t* v = dnnl_version();
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "tfm %s (oneDNN %d.%d.%d, OpenMP, %d cores, MPI: %s)", TFM_VERSION, v->major,
+                v->minor, v->patch, tfm::available_cores(),
+#ifdef TFM_WITH_MPI
+                "yes"
+#else
+                "no"
+#endif
+  );
+  return buf;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"tfm: train Transformer language models on CPU from JSON configs.\n"
+               "Run `tfm COMMAND --help` for each command's options."};
+  app.set_version_flag("--version", version_string());
+  app.require_subcommand(1);
+
+  // train
+  tfm::TrainOptions train;
+  auto* train_cmd = app.add_subcommand("train", "Train a model from a JSON config into a run directory");
+  train_cmd->add_option("config", train.config_path, "Config file (see `tfm help config-keys`)")->required();
+  train_cmd->add_option("--set", train.overrides, "Override a config key: section.key=value (repeatable)");
+  train_cmd->add_option("--out", train.out_dir, "Run directory (default runs/<config>-<time>)");
+  train_cmd->add_option("--resume", train.resume,
+                        "Continue the run in RUN_DIR exactly, or start from CHECKPOINT's weights");
+  train_cmd->add_flag("--quiet", train.quiet, "No progress output");
+  bool train_report = true;
+
+  // perplexity
+  std::string ppl_ckpt, ppl_text;
+  bool ppl_json = false;
+  int64_t ppl_batch = 16;
+  auto* ppl_cmd = app.add_subcommand("perplexity", "Per-token NLL and perplexity of a text under a checkpoint");
+  ppl_cmd->add_option("checkpoint", ppl_ckpt, "Model checkpoint (.safetensors)")->required();
+  ppl_cmd->add_option("textfile", ppl_text, "Text to score")->required();
+  ppl_cmd->add_flag("--json", ppl_json, "Last line: {\"nll\":...,\"ppl\":...,\"tokens\":...}");
+  ppl_cmd->add_option("--batch-size", ppl_batch, "Windows scored per forward pass")->check(CLI::PositiveNumber);
+  ppl_cmd->footer(
+      "Scoring: the text becomes ids x[0..N-1]; windows start at s = 0, T, 2T, ... (T = seq_len), each an\n"
+      "independent context predicting x[s+1 .. min(s+T, N-1)], so every token but the first is scored once.");
+
+  // generate
+  std::string gen_ckpt, gen_prompt;
+  tfm::SamplingOptions sampling;
+  auto* gen_cmd = app.add_subcommand("generate", "Stream sampled text from a checkpoint");
+  gen_cmd->add_option("checkpoint", gen_ckpt, "Model checkpoint")->required();
+  gen_cmd->add_option("--prompt", gen_prompt, "Text to continue");
+  gen_cmd->add_option("--tokens", sampling.tokens, "Tokens to generate")->check(CLI::NonNegativeNumber);
+  gen_cmd->add_option("--temperature", sampling.temperature, "Softmax temperature (0 = greedy)");
+  gen_cmd->add_option("--top-k", sampling.top_k, "Sample from the k most likely tokens (0 = all)");
+  gen_cmd->add_option("--top-p", sampling.top_p, "Nucleus sampling mass (1 = off)");
+  gen_cmd->add_option("--seed", sampling.seed, "Random seed (same seed, same text)");
+
+  // inspect
+  std::string inspect_ckpt;
+  auto* inspect_cmd = app.add_subcommand("inspect", "Show a checkpoint's config, tokenizer, parameters and tensors");
+  inspect_cmd->add_option("checkpoint", inspect_ckpt, "Model checkpoint")->required();
+
+  // help
+  std::string help_topic;
+  auto* help_cmd = app.add_subcommand("help", "Reference: `tfm help config-keys` lists every config key");
+  help_cmd->add_option("topic", help_topic, "config-keys")->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*train_cmd) {
+    tfm::TrainSummary s = tfm::run_training(train);
+    if (train_report) {
+      std::printf("run: %s\nsteps: %lld\ntokens: %lld\nwall time: %.1f s\nbest val loss: %.4f\nbest val ppl: %.3f\n",
+                  s.run_dir.c_str(), static_cast<long long>(s.steps), static_cast<long long>(s.tokens), s.wall_seconds,
+                  s.best_val_loss, std::exp(s.best_val_loss));
+    }
+    return s.interrupted ? 130 : 0;
+  }
+  if (*ppl_cmd) {
+    tfm::LoadedLm m = tfm::load_lm(ppl_ckpt);
+    const std::string text = tfm::read_file(ppl_text);
+    TFM_CHECK(!text.empty(), ppl_text, " is empty");
+    tfm::PerplexityResult r = tfm::perplexity(*m.lm, m.tokenizer->encode(text), ppl_batch);
+    std::printf("tokens: %lld\nnll: %.6f nats/token\nperplexity: %.4f\n", static_cast<long long>(r.tokens), r.nll, r.ppl);
+    if (ppl_json) std::printf("{\"nll\":%.9g,\"ppl\":%.9g,\"tokens\":%lld}\n", r.nll, r.ppl, static_cast<long long>(r.tokens));
+    return 0;
+  }
+  if (*gen_cmd) {
+    tfm::LoadedLm m = tfm::load_lm(gen_ckpt);
+    const std::vector<int32_t> prompt = m.tokenizer->encode(gen_prompt);
+    std::fputs(gen_prompt.c_str(), stdout);
+    tfm::generate(*m.lm, prompt, sampling, [&](int32_t id) {
+      const std::string piece = m.tokenizer->decode({id});
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+    });
+    std::fputc('\n', stdout);
+    return 0;
+  }
+  if (*inspect_cmd) {
+    tfm::inspect_checkpoint(inspect_ckpt, std::cout);
+    return 0;
+  }
+  if (*help_cmd) {
+    if (help_topic == "config-keys" || help_topic == "CONFIG-KEYS") {
+      std::fputs(tfm::config_keys_help().c_str(), stdout);
+      return 0;
+    }
+    std::fprintf(stderr, "error: unknown help topic \"%s\" (try: config-keys)\n", help_topic.c_str());
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const tfm::RuntimeFailure& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "\nerror: %s\n", e.what());
+    return 1;
+  } catch (const tfm::Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "error: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}

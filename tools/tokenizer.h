@@ -1,0 +1,45 @@
+#pragma once
+// Tokenizers: byte (256 ids), char (UTF-8 code points seen in the training
+// text), word (whitespace tokens, <unk>, <eos> per line) and sentencepiece
+// (BPE or unigram, trained with libsentencepiece). Each serialises to JSON that
+// checkpoints carry, so every command works from a checkpoint alone.
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace tfm {
+
+struct TokenizerConfig {
+  std::string type = "char";  // byte | char | word | sentencepiece
+  int64_t vocab_size = 0;     // word: keep the most frequent (0: all, subject to min_freq); sentencepiece: required
+  int64_t min_freq = 1;       // word
+  std::string model_type = "bpe";  // sentencepiece: bpe | unigram
+  double character_coverage = 1.0;  // sentencepiece
+};
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  virtual std::string type() const = 0;
+  virtual int64_t vocab_size() const = 0;
+  // Throws tfm::Error for text the tokenizer cannot represent (invalid UTF-8
+  // for char/word, a character outside a char vocabulary), naming the byte offset.
+  virtual std::vector<int32_t> encode(const std::string& text) const = 0;
+  virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
+  virtual nlohmann::json to_json() const = 0;
+  // Id of the end-of-sentence token, or -1.
+  virtual int32_t eos_id() const { return -1; }
+  virtual int32_t bos_id() const { return -1; }
+  virtual int32_t pad_id() const { return -1; }
+
+  static std::unique_ptr<Tokenizer> train(const TokenizerConfig& config, const std::string& text);
+  static std::unique_ptr<Tokenizer> from_json(const nlohmann::json& j);
+};
+
+// Throws tfm::Error naming the byte offset of the first invalid UTF-8 sequence in text.
+void validate_utf8(const std::string& text, const std::string& what);
+// Splits valid UTF-8 into code point strings.
+std::vector<std::string> utf8_chars(const std::string& text);
+
+}  // namespace tfm

@@ -1,0 +1,336 @@
+#include "tools/trainer.h"
+
+#include <csignal>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "autograd/ops/elementwise.h"
+#include "core/config.h"
+#include "core/io.h"
+#include "core/parallel.h"
+#include "core/safetensors.h"
+#include "models/checkpoint.h"
+#include "optim/optimizer.h"
+#include "tools/data.h"
+#include "tools/progress.h"
+#include "tools/train_config.h"
+
+namespace tfm {
+namespace {
+
+namespace fs = std::filesystem;
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+void on_signal(int sig) {
+  g_stop_signal = sig;
+  std::signal(sig, SIG_DFL);  // a second signal ends the process at once
+}
+
+std::string default_run_dir(const std::string& config_path) {
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  return "runs/" + fs::path(config_path).stem().string() + "-" + stamp;
+}
+
+// Everything needed to continue a run exactly, beside the model weights.
+struct TrainState {
+  int64_t step = 0;
+  int64_t tokens = 0;
+  double elapsed = 0.0;
+  double best_val_loss = INFINITY;
+  int64_t decay_steps = 0;  // resolved (may be derived from max_time)
+  uint64_t data_seed = 0, data_offset = 0, dropout_seed = 0, dropout_offset = 0;
+};
+
+const char* kStateFile = "last.state.safetensors";
+
+void save_state(const std::string& path, const TrainState& s, const Model& model, const Optimizer& opt) {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (auto& [name, p] : model.named_parameters()) tensors.emplace_back("model." + name, p->data());
+  for (auto& t : opt.state()) tensors.push_back(t);
+  nlohmann::json meta = {{"step", s.step},
+                         {"tokens", s.tokens},
+                         {"elapsed", s.elapsed},
+                         {"best_val_loss", std::isfinite(s.best_val_loss) ? nlohmann::json(s.best_val_loss) : nlohmann::json()},
+                         {"decay_steps", s.decay_steps},
+                         {"data_rng", {s.data_seed, s.data_offset}},
+                         {"dropout_rng", {s.dropout_seed, s.dropout_offset}}};
+  save_safetensors(path, tensors, {{"train_state", meta.dump()}});
+}
+
+TrainState load_state(const std::string& path, Model& model, Optimizer& opt) {
+  SafetensorsContents c = load_safetensors(path);
+  auto it = c.metadata.find("train_state");
+  TFM_CHECK(it != c.metadata.end(), path, ": not a tfm training state file (no train_state metadata)");
+  const nlohmann::json m = parse_json(it->second, path);
+  TrainState s;
+  s.step = m.at("step");
+  s.tokens = m.at("tokens");
+  s.elapsed = m.at("elapsed");
+  s.best_val_loss = m.at("best_val_loss").is_null() ? INFINITY : m.at("best_val_loss").get<double>();
+  s.decay_steps = m.at("decay_steps");
+  s.data_seed = m.at("data_rng")[0];
+  s.data_offset = m.at("data_rng")[1];
+  s.dropout_seed = m.at("dropout_rng")[0];
+  s.dropout_offset = m.at("dropout_rng")[1];
+  SafetensorsContents weights, optimizer;
+  for (auto& [name, t] : c.tensors) {
+    if (name.starts_with("model.")) weights.tensors.emplace_back(name.substr(6), t);
+    else optimizer.tensors.emplace_back(name, t);
+  }
+  load_weights(model, weights, path);
+  opt.load_state(optimizer.tensors);
+  return s;
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+}  // namespace
+
+TrainSummary run_training(const TrainOptions& opts) {
+  nlohmann::json raw = load_config(opts.config_path, opts.overrides);
+  TrainConfig cfg = TrainConfig::parse(raw);
+  set_num_threads(static_cast<int>(cfg.train.threads));
+
+  // Where the run lives and what it starts from.
+  std::string run_dir = opts.out_dir;
+  std::string resume_state, resume_weights;
+  nlohmann::json previous;
+  if (!opts.resume.empty()) {
+    std::error_code ec;
+    TFM_CHECK(fs::exists(opts.resume, ec), "--resume: ", opts.resume, " does not exist");
+    if (fs::is_directory(opts.resume, ec)) {
+      run_dir = opts.resume;
+      resume_state = (fs::path(run_dir) / "checkpoints" / kStateFile).string();
+      TFM_CHECK(fs::exists(resume_state, ec), "--resume: ", run_dir, " has no ", "checkpoints/", kStateFile,
+                " (not a run directory, or no checkpoint written yet)");
+      previous = read_json_file((fs::path(run_dir) / "config.json").string());
+    } else {
+      resume_weights = opts.resume;
+    }
+  }
+  if (run_dir.empty()) run_dir = default_run_dir(opts.config_path);
+
+  // Tokenizer and data.
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<Model> model;
+  if (!resume_state.empty()) {
+    const std::string ckpt = (fs::path(run_dir) / "checkpoints" / "last.safetensors").string();
+    SafetensorsContents header = load_safetensors(ckpt);
+    tokenizer = Tokenizer::from_json(parse_json(header.metadata.at("tokenizer"), ckpt));
+  } else if (!resume_weights.empty()) {
+    LoadedModel loaded = load_checkpoint(resume_weights);
+    tokenizer = Tokenizer::from_json(loaded.tokenizer);
+  }
+  nlohmann::json model_json = cfg.model;
+  const int64_t seq_len = model_json.value("seq_len", int64_t{64});
+  TFM_CHECK(seq_len >= 1, "config: model.seq_len must be >= 1");
+  LmData data = load_lm_data(cfg.data, cfg.tokenizer, tokenizer, seq_len);
+  if (!model_json.contains("vocab_size") || model_json["vocab_size"] == 0) model_json["vocab_size"] = tokenizer->vocab_size();
+  TFM_CHECK(model_json["vocab_size"].get<int64_t>() >= tokenizer->vocab_size(), "config: model.vocab_size = ",
+            model_json["vocab_size"].get<int64_t>(), " is smaller than the tokenizer's ", tokenizer->vocab_size());
+  TFM_CHECK(model_json.value("type", std::string()) == "lm", "tfm train: model.type \"",
+            model_json.value("type", std::string()), "\" is not trainable from text yet (supported: lm)");
+
+  // Model, seeded: the same config and seed give the same run.
+  default_generator().set_state(cfg.train.seed, 0);
+  model = ModelRegistry::create(model_json);
+  Generator init_gen(cfg.train.seed ^ 0x5eedULL);
+  model->init_weights(init_gen);
+  cfg.resolved["model"] = model->config();
+  if (!resume_weights.empty()) load_weights(*model, load_safetensors(resume_weights), resume_weights);
+
+  if (!previous.is_null()) {
+    for (const char* section : {"model", "tokenizer", "data"})
+      TFM_CHECK(previous[section] == cfg.resolved[section], "--resume: the config's \"", section,
+                "\" section differs from the run's (", (fs::path(run_dir) / "config.json").string(),
+                "): a resumed run must keep its model, tokenizer and data");
+  }
+
+  const NamedParameters params = model->named_parameters();
+  std::unique_ptr<Optimizer> optimizer = make_optimizer(params, cfg.optim.optimizer);
+  TrainState state;
+  state.data_seed = cfg.train.seed;
+  state.dropout_seed = cfg.train.seed;
+  if (!resume_state.empty()) state = load_state(resume_state, *model, *optimizer);
+  Generator data_gen(state.data_seed, state.data_offset);
+  default_generator().set_state(state.dropout_seed, state.dropout_offset);
+
+  ScheduleConfig schedule = cfg.optim.schedule;
+  const bool derive_decay = schedule.name == "cosine" && schedule.decay_steps == 0 && cfg.train.max_time > 0;
+  if (schedule.decay_steps == 0) schedule.decay_steps = state.decay_steps > 0 ? state.decay_steps : cfg.train.max_steps;
+
+  // Run directory.
+  fs::create_directories(fs::path(run_dir) / "checkpoints");
+  write_file_atomic((fs::path(run_dir) / "config.json").string(), cfg.resolved.dump(2) + "\n");
+  std::ofstream metrics((fs::path(run_dir) / "metrics.jsonl").string(), std::ios::app);
+  Progress progress((fs::path(run_dir) / "train.log").string(), opts.quiet);
+  const std::string last_path = (fs::path(run_dir) / "checkpoints" / "last.safetensors").string();
+  const std::string best_path = (fs::path(run_dir) / "checkpoints" / "best.safetensors").string();
+  const std::string state_path = (fs::path(run_dir) / "checkpoints" / kStateFile).string();
+  const nlohmann::json tokenizer_json = tokenizer->to_json();
+
+  const int64_t B = cfg.train.batch_size, accum = cfg.optim.grad_accum;
+  const int64_t tokens_per_step = B * seq_len * accum;
+  {
+    std::ostringstream os;
+    os << (resume_state.empty() ? "training " : "resuming at step " + std::to_string(state.step) + ": ")
+       << model->type() << " with " << model->parameter_count() << " parameters, vocab " << tokenizer->vocab_size()
+       << " (" << tokenizer->type() << "), " << data.train_tokens() << " train / " << data.val_tokens()
+       << " val tokens, " << num_threads() << " threads -> " << run_dir;
+    progress.log(os.str());
+  }
+
+  auto evaluate = [&]() {
+    NoGradGuard no_grad;
+    model->eval();
+    Generator val_gen(cfg.train.seed ^ 0x7a1ULL, 0);  // the same validation batches every time
+    double sum = 0.0;
+    for (int64_t i = 0; i < cfg.train.eval_batches; ++i) sum += model->loss(data.sample(true, B, val_gen)).item();
+    model->train();
+    return sum / static_cast<double>(cfg.train.eval_batches);
+  };
+  auto save_all = [&]() {
+    state.data_offset = data_gen.offset();
+    state.dropout_offset = default_generator().offset();
+    state.decay_steps = schedule.decay_steps;
+    try {
+      // State first (it carries its own copy of the weights): every moment leaves a consistent pair.
+      save_state(state_path, state, *model, *optimizer);
+      save_checkpoint(last_path, *model, tokenizer_json);
+    } catch (const Error& e) {
+      throw RuntimeFailure(std::string("checkpoint failed: ") + e.what());
+    }
+  };
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  g_stop_signal = 0;
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const double elapsed_before = state.elapsed;
+  auto elapsed = [&] {
+    return elapsed_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  const CrossEntropyOptions ce{.ignore_index = -100, .label_smoothing = static_cast<float>(cfg.optim.label_smoothing)};
+  model->train();
+  int64_t window_tokens = 0;
+  auto window_start = std::chrono::steady_clock::now();
+  double last_loss = NAN;
+  TrainSummary summary;
+  summary.run_dir = run_dir;
+  const int64_t first_step = state.step;
+  bool stop = state.step >= cfg.train.max_steps || (cfg.train.max_time > 0 && state.elapsed >= cfg.train.max_time);
+
+  while (!stop) {
+    const int64_t step = state.step + 1;
+    const double lr = learning_rate(schedule, step);
+    optimizer->zero_grad();
+    double loss_sum = 0.0;
+    for (int64_t micro = 0; micro < accum; ++micro) {
+      Variable loss = model->loss(data.sample(false, B, data_gen), ce);
+      loss_sum += loss.item();
+      (accum > 1 ? scale(loss, 1.0f / static_cast<float>(accum)) : loss).backward();
+    }
+    const double loss_value = loss_sum / static_cast<double>(accum);
+    const double norm = grad_norm(params);
+    if (!std::isfinite(loss_value) || !std::isfinite(norm)) {
+      std::ostringstream os;
+      os << "step " << step << ": " << (std::isfinite(loss_value) ? "gradient norm" : "loss") << " is "
+         << (std::isfinite(loss_value) ? norm : loss_value);
+      if (!cfg.train.skip_nonfinite)
+        throw RuntimeFailure(os.str() + "; stopping (the last good checkpoint is kept in " + run_dir +
+                             "/checkpoints; set train.skip_nonfinite=true to skip such steps)");
+      progress.log(os.str() + "; step skipped (train.skip_nonfinite)");
+      optimizer->zero_grad();
+      state.step = step;
+      continue;
+    }
+    if (cfg.optim.grad_clip > 0) clip_grad_norm(params, cfg.optim.grad_clip);
+    optimizer->step(lr);
+    state.step = step;
+    state.tokens += tokens_per_step;
+    window_tokens += tokens_per_step;
+    last_loss = loss_value;
+
+    // A cosine schedule bounded by max_time: size decay_steps from the measured step time.
+    const int64_t probe = std::max<int64_t>(10, std::min<int64_t>(50, cfg.optim.schedule.warmup_steps / 2));
+    if (derive_decay && state.decay_steps == 0 && step - first_step == probe) {
+      const double per_step = (elapsed() - elapsed_before) / static_cast<double>(probe);
+      // Validation passes cost about a third of a training step per batch.
+      const double eval_cost = cfg.train.eval_batches * per_step / (3.0 * accum) / cfg.train.eval_every;
+      const double remaining = cfg.train.max_time - elapsed();
+      const int64_t total = step + static_cast<int64_t>(remaining / (per_step + eval_cost));
+      schedule.decay_steps = std::max<int64_t>(step + 1, std::min(total, cfg.train.max_steps));
+      state.decay_steps = schedule.decay_steps;
+      progress.log("schedule: cosine decay over " + std::to_string(schedule.decay_steps) + " steps (from max_time " +
+                   fmt("%.0f", cfg.train.max_time) + " s at " + fmt("%.1f", per_step * 1000) + " ms/step)");
+    }
+
+    const double now = elapsed();
+    const bool time_up = cfg.train.max_time > 0 && now >= cfg.train.max_time;
+    const bool last = step >= cfg.train.max_steps || time_up || g_stop_signal != 0;
+    const double window_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
+    const double tok_s = window_s > 0 ? window_tokens / window_s : 0.0;
+    const double rate_steps = (step - first_step) / std::max(1e-9, now - elapsed_before);
+    double eta = (cfg.train.max_steps - step) / std::max(rate_steps, 1e-9);
+    if (cfg.train.max_time > 0) eta = std::min(eta, cfg.train.max_time - now);
+    progress.status("step " + std::to_string(step) + (cfg.train.max_steps < (int64_t{1} << 40) ? "/" + std::to_string(cfg.train.max_steps) : "") +
+                    " | loss " + fmt("%.4f", loss_value) + " | lr " + fmt("%.2e", lr) + " | " +
+                    fmt("%.0f", tok_s) + " tok/s | ETA " + format_duration(eta));
+    if (step % cfg.train.log_every == 0 || last) {
+      nlohmann::json m = {{"step", step}, {"loss", loss_value}, {"lr", lr}, {"grad_norm", norm},
+                          {"tokens_per_s", tok_s}, {"elapsed_s", now}};
+      metrics << m.dump() << "\n" << std::flush;
+      progress.log("step " + std::to_string(step) + " loss " + fmt("%.4f", loss_value) + " lr " + fmt("%.3e", lr) +
+                   " grad_norm " + fmt("%.3f", norm) + " " + fmt("%.0f", tok_s) + " tok/s elapsed " +
+                   format_duration(now));
+      window_tokens = 0;
+      window_start = std::chrono::steady_clock::now();
+    }
+    if (step % cfg.train.eval_every == 0 || last) {
+      const double val = evaluate();
+      const bool best = val < state.best_val_loss;
+      if (best) state.best_val_loss = val;
+      nlohmann::json m = {{"step", step}, {"val_loss", val}, {"val_ppl", std::exp(val)}, {"elapsed_s", elapsed()}};
+      metrics << m.dump() << "\n" << std::flush;
+      progress.log("step " + std::to_string(step) + " val_loss " + fmt("%.4f", val) + " val_ppl " +
+                   fmt("%.3f", std::exp(val)) + (best ? " (best)" : ""));
+      if (best) save_checkpoint(best_path, *model, tokenizer_json);
+    }
+    state.elapsed = elapsed();
+    if (step % cfg.train.checkpoint_every == 0 || last) save_all();
+    stop = last;
+  }
+  progress.finish_status();
+  if (!fs::exists(last_path)) save_all();  // nothing to do (already finished): still leave a checkpoint
+  summary.steps = state.step;
+  summary.tokens = state.tokens;
+  summary.wall_seconds = state.elapsed;
+  summary.best_val_loss = state.best_val_loss;
+  summary.interrupted = g_stop_signal != 0;
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  std::ostringstream os;
+  os << (summary.interrupted ? "interrupted" : "done") << ": " << summary.steps << " steps, " << summary.tokens
+     << " tokens, " << format_duration(summary.wall_seconds) << ", best val loss "
+     << fmt("%.4f", summary.best_val_loss) << " (ppl " << fmt("%.3f", std::exp(summary.best_val_loss)) << "), last loss "
+     << fmt("%.4f", last_loss) << "; checkpoints in " << run_dir << "/checkpoints";
+  progress.log(os.str());
+  return summary;
+}
+
+}  // namespace tfm
