@@ -6,6 +6,7 @@ FeedForward::FeedForward(int64_t d_model, int64_t d_ff, Activation activation, f
     : fc1(d_model, d_ff), fc2(d_ff, d_model), activation_(activation), dropout_(dropout) {
   register_module("fc1", fc1);
   register_module("fc2", fc2);
+  register_module("dropout", dropout_);  // so that train()/eval() reach it
 }
 
 FeedForward::FeedForward(const LayerContext& ctx, const nlohmann::json& options)

@@ -148,8 +148,9 @@ TEST(LayersBasic, SinusoidalPositionsMatchTheFormula) {
       for (int64_t i = 0; 2 * i < dim; ++i) {
         const double angle = pos / std::pow(10000.0, 2.0 * i / dim);
         ASSERT_NEAR(pe.at(pos * dim + 2 * i), std::sin(angle), 1e-6) << "PE(" << pos << ", " << 2 * i << ")";
-        if (2 * i + 1 < dim)
+        if (2 * i + 1 < dim) {
           ASSERT_NEAR(pe.at(pos * dim + 2 * i + 1), std::cos(angle), 1e-6) << "PE(" << pos << ", " << 2 * i + 1 << ")";
+        }
       }
   }
   const Tensor pe = sinusoidal_positions(3, 4);
