@@ -15,6 +15,11 @@
 namespace tfm {
 namespace {
 
+// Below this many multiply-adds (batch·n_head·q_len·width·head_dim) waking the
+// OpenMP threads costs more than the work (one decoded token, tiny models), as
+// the size thresholds of the other kernels.
+constexpr int64_t kParallelMinWork = 1 << 14;
+
 // Visible key range [lo, hi) of the query at position p.
 inline void key_range(const AttentionDims& d, int64_t p, int64_t* lo, int64_t* hi) {
   int64_t l = 0, h = d.kv_len;
@@ -82,7 +87,8 @@ void attention_forward(float* O, float* P, const float* Q, const float* K, const
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
   const Generator gen(d.dropout_seed);
   Tensor scratch = thread_scratch(plan);
-#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+  const bool parallel = d.batch * H * d.q_len * W * dh > kParallelMinWork;
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) if (parallel)
   for (int64_t bh = 0; bh < d.batch * H; ++bh) {
     for (int64_t blk = 0; blk < plan.n_blocks; ++blk) {
       const int64_t b = bh / H, h = bh % H;
@@ -148,8 +154,9 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const 
   const Generator gen(d.dropout_seed);
   const float keep_scale = d.dropout_p > 0.0f ? 1.0f / (1.0f - d.dropout_p) : 1.0f;
   Tensor scratch = thread_scratch(plan);
+  const bool parallel = d.batch * H * d.q_len * W * dh > kParallelMinWork;
   // Blocks of one (batch, head) share key rows of dK and dV: one thread per (batch, head).
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
   for (int64_t bh = 0; bh < d.batch * H; ++bh) {
     const int64_t b = bh / H, h = bh % H;
     float* Pd = scratch.data() + omp_get_thread_num() * 2 * BQ * W;

@@ -1,0 +1,239 @@
+// models/lm: config validation messages, to_json, the public parameter names
+// and shapes, whole-model gradchecks (pre-LN and post-LN, tied and untied,
+// local attention), causality, cached decoding, seeded initialisation and
+// train/eval behaviour.
+#include <cstring>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "models/lm.h"
+#include "test_util.h"
+
+namespace tfm {
+namespace {
+using namespace tfm::testing;
+
+template <typename F>
+std::string error_message(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected tfm::Error";
+  return "";
+}
+
+#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
+
+// The tiny model of the gradchecks: 2 layers, d_model 8, 2 heads, d_ff 16, seq_len 5, vocab 7.
+nlohmann::json tiny(const nlohmann::json& overrides = nlohmann::json::object()) {
+  nlohmann::json j = {{"type", "lm"}, {"n_layer", 2},   {"n_head", 2},     {"d_model", 8},
+                      {"d_ff", 16},   {"seq_len", 5},   {"vocab_size", 7}, {"dropout", 0.0}};
+  j.update(overrides);
+  return j;
+}
+
+// Non-trivial values for every parameter (init's N(0, 0.02) gives gradients too small to check).
+void randomize(Module& m, uint64_t seed) {
+  Generator gen(seed);
+  for (auto& [name, p] : m.named_parameters()) {
+    const bool ln_weight = name.find("ln") != std::string::npos && name.ends_with(".weight");
+    fill_uniform(p->mutable_data().data(), p->numel(), ln_weight ? 0.5f : -0.6f, ln_weight ? 1.5f : 0.6f, gen);
+  }
+}
+
+std::vector<Variable> parameters(const Module& m) {
+  std::vector<Variable> out;
+  for (auto& [name, p] : m.named_parameters()) out.push_back(*p);
+  return out;
+}
+
+TEST(LmConfig, ValidationErrorsNameTheKeyAndValue) {
+  EXPECT_CONTAINS(error_message([] { LmConfig::parse(tiny({{"d_model", 10}, {"n_head", 3}})); }),
+                  "model.d_model = 10 is not divisible by model.n_head = 3");
+  const std::string act = error_message([] { LmConfig::parse(tiny({{"activation", "swish"}})); });
+  EXPECT_CONTAINS(act, "model.activation");
+  EXPECT_CONTAINS(act, "\"swish\" is not one of: gelu, gelu_tanh, relu");
+  EXPECT_CONTAINS(error_message([] { LmConfig::parse(tiny({{"n_layer", 0}})); }),
+                  "model.n_layer: 0 is out of range [1, 1024]");
+  EXPECT_CONTAINS(error_message([] { LmConfig::parse(tiny({{"d_modle", 8}})); }),
+                  "unknown key model.d_modle (did you mean model.d_model?)");
+  EXPECT_CONTAINS(error_message([] { LmConfig::parse(tiny({{"n_head", "2"}})); }),
+                  "model.n_head: expected an integer, found \"2\"");
+  EXPECT_CONTAINS(error_message([] { LmConfig::parse(tiny({{"dropout", 1.5}})); }), "model.dropout: 1.5 is out of range");
+  EXPECT_CONTAINS(error_message([] { LmConfig::parse(tiny({{"norm", "middle"}})); }), "model.norm");
+  EXPECT_CONTAINS(error_message([] { LmConfig::parse(tiny({{"ffn", "feedforward"}})); }),
+                  "unknown layer \"feedforward\" (did you mean \"feed_forward\"?)");
+  EXPECT_CONTAINS(error_message([] { LanguageModel m(LmConfig::parse(tiny({{"vocab_size", 0}}))); }),
+                  "model.vocab_size must be set");
+}
+
+TEST(LmConfig, ToJsonHoldsEveryKeyAndRoundTrips) {
+  const LmConfig c = LmConfig::parse(tiny({{"norm", "post"},
+                                           {"tie_embeddings", false},
+                                           {"attention_window", 3},
+                                           {"activation", "relu"},
+                                           {"layer_norm_eps", 1e-6}}));
+  const nlohmann::json j = c.to_json();
+  std::set<std::string> keys;
+  for (auto& [k, v] : j.items()) keys.insert(k);
+  EXPECT_EQ(keys, (std::set<std::string>{"type", "n_layer", "n_head", "d_model", "d_ff", "seq_len", "vocab_size",
+                                         "activation", "norm", "tie_embeddings", "dropout", "layer_norm_eps",
+                                         "attention_window", "ffn"}));
+  EXPECT_EQ(j["norm"], "post");
+  EXPECT_EQ(j["tie_embeddings"], false);
+  EXPECT_EQ(j["attention_window"], 3);
+  EXPECT_EQ(j["activation"], "relu");
+  EXPECT_EQ(LmConfig::parse(j).to_json(), j);
+  // Defaults are resolved: d_ff defaults to 4·d_model.
+  nlohmann::json no_ff = tiny();
+  no_ff.erase("d_ff");
+  EXPECT_EQ(LmConfig::parse(no_ff).to_json()["d_ff"], 32);
+}
+
+TEST(LmModel, ParameterNamesAndShapesFollowTheCheckpointInterface) {
+  for (bool tied : {true, false}) {
+    SCOPED_TRACE(tied ? "tied" : "untied");
+    LanguageModel model(LmConfig::parse(tiny({{"tie_embeddings", tied}})));
+    std::map<std::string, Shape> expected{{"tok_emb.weight", {7, 8}}, {"pos_emb.weight", {5, 8}},
+                                          {"ln_f.weight", {8}},       {"ln_f.bias", {8}}};
+    for (int i = 0; i < 2; ++i) {
+      const std::string b = "blocks." + std::to_string(i) + ".";
+      for (const char* ln : {"ln1", "ln2"}) expected[b + ln + ".weight"] = expected[b + ln + ".bias"] = Shape{8};
+      for (const char* p : {"q", "k", "v", "out"}) {
+        expected[b + "attn." + p + ".weight"] = {8, 8};
+        expected[b + "attn." + p + ".bias"] = {8};
+      }
+      expected[b + "ffn.fc1.weight"] = {16, 8};
+      expected[b + "ffn.fc1.bias"] = {16};
+      expected[b + "ffn.fc2.weight"] = {8, 16};
+      expected[b + "ffn.fc2.bias"] = {8};
+    }
+    if (!tied) expected["head.weight"] = {7, 8};
+    std::map<std::string, Shape> actual;
+    for (auto& [name, p] : model.named_parameters()) EXPECT_TRUE(actual.emplace(name, p->shape()).second) << name;
+    EXPECT_EQ(actual, expected);
+    EXPECT_EQ(model.head == nullptr, tied);
+  }
+}
+
+// Whole-model gradcheck over every parameter: loss of a batch with one ignored target.
+void check_lm_gradients(const nlohmann::json& config) {
+  SCOPED_TRACE(config.dump());
+  LanguageModel model(LmConfig::parse(config));
+  randomize(model, 3);
+  Batch batch;
+  batch.input = random_ids({2, 5}, 7, 4);
+  batch.target = random_ids({2, 5}, 7, 5);
+  batch.target.data_i32()[3] = -100;
+  GradcheckOptions opt;
+  opt.atol = 3e-4;
+  opt.max_elements = 60;
+  EXPECT_GRADCHECK([&](const std::vector<Variable>&) { return model.loss(batch); }, parameters(model), opt);
+}
+
+TEST(LmModel, GradcheckPreNormTied) { check_lm_gradients(tiny()); }
+TEST(LmModel, GradcheckPostNormUntied) { check_lm_gradients(tiny({{"norm", "post"}, {"tie_embeddings", false}})); }
+TEST(LmModel, GradcheckLocalAttention) { check_lm_gradients(tiny({{"attention_window", 2}, {"tie_embeddings", false}})); }
+
+TEST(LmModel, LogitsAreCausal) {
+  LanguageModel model(LmConfig::parse(tiny()));
+  randomize(model, 6);
+  Tensor ids = random_ids({1, 5}, 7, 7);
+  const Tensor a = model.forward(ids).data().copy();
+  ASSERT_EQ(a.shape(), Shape({1, 5, 7}));
+  ids.data_i32()[4] = (ids.data_i32()[4] + 1) % 7;
+  const Tensor b = model.forward(ids).data();
+  for (int64_t i = 0; i < 4 * 7; ++i) ASSERT_EQ(a.at(i), b.at(i)) << "an earlier position saw the future";
+  double diff = 0.0;
+  for (int64_t i = 4 * 7; i < 5 * 7; ++i) diff += std::fabs(a.at(i) - b.at(i));
+  EXPECT_GT(diff, 1e-4);
+}
+
+TEST(LmModel, CachedDecodingReproducesTheFullForward) {
+  for (const nlohmann::json& c : {tiny(), tiny({{"norm", "post"}, {"tie_embeddings", false}}), tiny({{"attention_window", 2}})}) {
+    SCOPED_TRACE(c.dump());
+    LanguageModel model(LmConfig::parse(c));
+    randomize(model, 8);
+    const Tensor ids = random_ids({2, 5}, 7, 9);
+    const Tensor full = model.forward(ids).data();
+    std::vector<KVCache> caches;
+    for (int64_t t = 0; t < 5; ++t) {
+      Tensor step = Tensor::empty({2, 1}, DType::I32);
+      for (int64_t b = 0; b < 2; ++b) step.data_i32()[b] = ids.data_i32()[b * 5 + t];
+      const Tensor logits = model.forward_cached(step, caches).data();
+      ASSERT_EQ(logits.shape(), Shape({2, 1, 7}));
+      for (int64_t b = 0; b < 2; ++b)
+        expect_close(logits.data() + b * 7, full.data() + (b * 5 + t) * 7, 7, 1e-5f, 1e-5f);
+    }
+    Tensor one = Tensor::zeros({2, 1}, DType::I32);
+    EXPECT_CONTAINS(error_message([&] { model.forward_cached(one, caches); }), "exceed model.seq_len = 5");
+  }
+}
+
+bool same_parameters(const Module& a, const Module& b) {
+  auto pa = a.named_parameters(), pb = b.named_parameters();
+  if (pa.size() != pb.size()) return false;
+  for (size_t i = 0; i < pa.size(); ++i)
+    if (pa[i].first != pb[i].first || std::memcmp(pa[i].second->data().data(), pb[i].second->data().data(),
+                                                  pa[i].second->data().nbytes()) != 0)
+      return false;
+  return true;
+}
+
+TEST(LmModel, SameSeedGivesBitwiseIdenticalInitialisation) {
+  const LmConfig c = LmConfig::parse(tiny({{"tie_embeddings", false}}));
+  default_generator().set_state(123, 0);
+  LanguageModel a(c);
+  default_generator().set_state(123, 0);
+  LanguageModel b(c);
+  default_generator().set_state(124, 0);
+  LanguageModel other(c);
+  EXPECT_TRUE(same_parameters(a, b));
+  EXPECT_FALSE(same_parameters(a, other));
+  Generator g1(9), g2(9);
+  a.init_weights(g1);
+  other.init_weights(g2);
+  EXPECT_TRUE(same_parameters(a, other));
+  // GPT-2 initialisation: LayerNorms at identity, zero biases.
+  EXPECT_EQ(a.ln_f.weight.data().at(3), 1.0f);
+  EXPECT_EQ(a.blocks[1]->attn.q.bias.data().at(2), 0.0f);
+  EXPECT_EQ(a.blocks[0]->ln2.bias.data().at(5), 0.0f);
+}
+
+TEST(LmModel, EvalDisablesEveryDropout) {
+  LanguageModel model(LmConfig::parse(tiny({{"dropout", 0.3}})));
+  randomize(model, 10);
+  const Tensor ids = random_ids({2, 5}, 7, 11);
+  model.eval();
+  const Tensor a = model.forward(ids).data().copy();
+  expect_close(model.forward(ids).data(), a, 0.0f);
+  model.train();
+  const Tensor b = model.forward(ids).data();
+  double diff = 0.0;
+  for (int64_t i = 0; i < a.numel(); ++i) diff += std::fabs(a.at(i) - b.at(i));
+  EXPECT_GT(diff, 1e-3);
+}
+
+TEST(LmModel, RegistryCreatesByTypeAndForwardValidatesIds) {
+  std::unique_ptr<Model> m = ModelRegistry::create(tiny());
+  ASSERT_NE(dynamic_cast<LanguageModel*>(m.get()), nullptr);
+  EXPECT_EQ(m->type(), "lm");
+  EXPECT_EQ(m->vocab_size(), 7);
+  EXPECT_EQ(m->max_len(), 5);
+  EXPECT_EQ(m->config(), LmConfig::parse(tiny()).to_json());
+  EXPECT_CONTAINS(error_message([] { ModelRegistry::create(tiny({{"type", "lmm"}})); }),
+                  "unknown model type \"lmm\"");
+  nlohmann::json untyped = tiny();
+  untyped.erase("type");
+  EXPECT_CONTAINS(error_message([&] { ModelRegistry::create(untyped); }), "model.type is missing");
+  auto& lm = dynamic_cast<LanguageModel&>(*m);
+  EXPECT_CONTAINS(error_message([&] { lm.forward(random_ids({1, 6}, 7, 1)); }), "exceeds model.seq_len = 5");
+  EXPECT_CONTAINS(error_message([&] { lm.forward(random_tensor({1, 5}, 1)); }), "ids must be I32");
+}
+
+}  // namespace
+}  // namespace tfm
