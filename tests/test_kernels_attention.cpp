@@ -214,6 +214,20 @@ TEST(AttentionKernel, StridedRowsOfAFusedProjectionMatchReference) {
   check_case(d, 70);
 }
 
+TEST(AttentionKernel, ProblemLargeEnoughForThreadsMatchesReference) {
+  // Above the kernel's serial threshold: blocks spread over the OpenMP threads.
+  AttentionDims d = make_dims(2, 4, 70, 70, 8);
+  std::vector<int32_t> pad(2 * 70, 0);
+  for (int64_t j = 60; j < 70; ++j) pad[70 + j] = 1;
+  d.key_padding = pad.data();
+  d.causal = true;
+  d.block_q = 16;
+  check_case(d, 90);
+  d.causal = false;
+  d.window = 9;
+  check_case(d, 91);
+}
+
 TEST(AttentionKernel, WindowCoveringTheSequenceEqualsGlobal) {
   for (bool causal : {false, true}) {
     AttentionDims global = make_dims(2, 3, 9, 9, 4);
