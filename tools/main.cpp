@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "core/parallel.h"
+#include "tools/bench.h"
 #include "tools/lm_commands.h"
 #include "tools/train_config.h"
 #include "tools/trainer.h"
@@ -76,6 +77,22 @@ int run(int argc, char** argv) {
   auto* inspect_cmd = app.add_subcommand("inspect", "Show a checkpoint's config, tokenizer, parameters and tensors");
   inspect_cmd->add_option("checkpoint", inspect_ckpt, "Model checkpoint")->required();
 
+  // bench
+  tfm::BenchOptions bench;
+  bool bench_peak = false;
+  auto* bench_cmd = app.add_subcommand("bench", "Time training or inference of a benchmark preset (as torch_ref.py)");
+  bench_cmd->add_option("--preset", bench.preset, "gpt-tiny | gpt-small | seq2seq");
+  bench_cmd->add_option("--steps", bench.steps, "Timed steps (median reported)");
+  bench_cmd->add_option("--warmup", bench.warmup, "Untimed steps first");
+  bench_cmd->add_option("--threads", bench.threads, "OpenMP threads");
+  bench_cmd->add_flag("--infer", bench.infer, "Time no-grad scoring passes instead of training steps");
+  bench_cmd->add_flag("--json", bench.json, "End with one JSON line (keys as torch_ref.py)");
+  bench_cmd->add_option("--peak-gflops", bench.peak_gflops, "MFU denominator (default: measured, cached per host)");
+  bench_cmd->add_flag("--peak", bench_peak, "Measure the fp32 GEMM peak (oneDNN sgemm 1024^3) and exit");
+  bench_cmd->add_option("--seq-len", bench.seq_len, "Override the preset's sequence length");
+  bench_cmd->add_option("--batch", bench.batch, "Override the preset's batch size");
+  bench_cmd->add_option("--window", bench.window, "attention_window for the LM presets (0 = global)");
+
   // help
   std::string help_topic;
   auto* help_cmd = app.add_subcommand("help", "Reference: `tfm help config-keys` lists every config key");
@@ -116,6 +133,15 @@ int run(int argc, char** argv) {
   if (*inspect_cmd) {
     tfm::inspect_checkpoint(inspect_ckpt, std::cout);
     return 0;
+  }
+  if (*bench_cmd) {
+    if (bench_peak) {
+      std::printf("fp32 GEMM peak (oneDNN sgemm 1024^3, %d threads): %.1f GFLOP/s\n", bench.threads,
+                  tfm::gemm_peak_gflops(bench.threads, true));
+      return 0;
+    }
+    TFM_CHECK(!bench.preset.empty(), "bench: --preset is required (gpt-tiny, gpt-small, seq2seq)");
+    return tfm::run_bench(bench);
   }
   if (*help_cmd) {
     if (help_topic == "config-keys" || help_topic == "CONFIG-KEYS") {

@@ -1,0 +1,292 @@
+// models/transformer: the Vaswani et al. encoder-decoder. Config validation,
+// to_json, the public parameter names, whole-model gradchecks with a source
+// padding mask and ignored targets, incremental decoding against the full
+// decoder, greedy decoding, padding invariance and seeded initialisation.
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "models/transformer.h"
+#include "test_util.h"
+
+namespace tfm {
+namespace {
+using namespace tfm::testing;
+
+template <typename F>
+std::string error_message(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected tfm::Error";
+  return "";
+}
+
+#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
+
+constexpr int64_t kVocab = 7, kSource = 6, kTarget = 5;
+
+nlohmann::json tiny(const nlohmann::json& overrides = nlohmann::json::object()) {
+  nlohmann::json j = {{"type", "transformer"}, {"n_encoder_layers", 2}, {"n_decoder_layers", 2}, {"n_head", 2},
+                      {"d_model", 8},          {"d_ff", 16},            {"seq_len", 6},          {"vocab_size", kVocab},
+                      {"dropout", 0.0},        {"activation", "gelu"}};
+  j.update(overrides);
+  return j;
+}
+
+void randomize(Module& m, uint64_t seed) {
+  Generator gen(seed);
+  for (auto& [name, p] : m.named_parameters()) {
+    const bool ln_weight = name.find("ln") != std::string::npos && name.ends_with(".weight");
+    fill_uniform(p->mutable_data().data(), p->numel(), ln_weight ? 0.5f : -0.6f, ln_weight ? 1.5f : 0.6f, gen);
+  }
+}
+
+// Batch entry 1 has its last two source positions padded.
+Tensor source_padding() {
+  Tensor t = Tensor::zeros({2, kSource}, DType::I32);
+  t.data_i32()[kSource + 4] = t.data_i32()[kSource + 5] = 1;
+  return t;
+}
+
+Tensor column(const Tensor& ids, int64_t t) {
+  const int64_t B = ids.dim(0), T = ids.dim(1);
+  Tensor out = Tensor::empty({B, 1}, DType::I32);
+  for (int64_t b = 0; b < B; ++b) out.data_i32()[b] = ids.data_i32()[b * T + t];
+  return out;
+}
+
+TEST(TransformerConfigParse, ValidationErrorsNameTheKeyAndValue) {
+  EXPECT_CONTAINS(error_message([] { TransformerConfig::parse(tiny({{"d_model", 10}, {"n_head", 4}})); }),
+                  "model.d_model = 10 is not divisible by model.n_head = 4");
+  EXPECT_CONTAINS(error_message([] { TransformerConfig::parse(tiny({{"activation", "tanh"}})); }),
+                  "model.activation: \"tanh\" is not one of: gelu, gelu_tanh, relu");
+  EXPECT_CONTAINS(error_message([] { TransformerConfig::parse(tiny({{"n_decoder_layers", 0}})); }),
+                  "model.n_decoder_layers: 0 is out of range [1, 1024]");
+  EXPECT_CONTAINS(error_message([] { TransformerConfig::parse(tiny({{"n_heads", 2}})); }),
+                  "unknown key model.n_heads (did you mean model.n_head?)");
+  EXPECT_CONTAINS(error_message([] { TransformerConfig::parse(tiny({{"ffn", "nope"}})); }),
+                  "model.ffn: unknown layer \"nope\"");
+  EXPECT_CONTAINS(error_message([] { TransformerConfig::parse(tiny({{"share_embeddings", 1}})); }),
+                  "model.share_embeddings: expected true or false, found 1");
+}
+
+TEST(TransformerConfigParse, ToJsonHoldsEveryKeyAndRoundTrips) {
+  nlohmann::json in = tiny({{"norm", "pre"}, {"share_embeddings", false}, {"tie_embeddings", false}});
+  in.erase("n_encoder_layers");
+  in.erase("n_decoder_layers");
+  in["n_layer"] = 3;  // sets both stacks
+  const TransformerConfig c = TransformerConfig::parse(in);
+  EXPECT_EQ(c.n_encoder_layers, 3);
+  EXPECT_EQ(c.n_decoder_layers, 3);
+  const nlohmann::json j = c.to_json();
+  std::set<std::string> keys;
+  for (auto& [k, v] : j.items()) keys.insert(k);
+  EXPECT_EQ(keys, (std::set<std::string>{"type", "n_encoder_layers", "n_decoder_layers", "n_head", "d_model", "d_ff",
+                                         "seq_len", "vocab_size", "activation", "norm", "share_embeddings",
+                                         "tie_embeddings", "dropout", "layer_norm_eps", "ffn"}));
+  EXPECT_EQ(j["norm"], "pre");
+  EXPECT_EQ(j["share_embeddings"], false);
+  EXPECT_EQ(TransformerConfig::parse(j).to_json(), j);
+  // Vaswani defaults: post-LN, ReLU, dropout 0.1.
+  const nlohmann::json d = TransformerConfig::parse({{"type", "transformer"}, {"vocab_size", 5}}).to_json();
+  EXPECT_EQ(d["norm"], "post");
+  EXPECT_EQ(d["activation"], "relu");
+  EXPECT_NEAR(d["dropout"].get<double>(), 0.1, 1e-7);
+}
+
+std::map<std::string, Shape> expected_names(bool shared, bool tied, bool pre_norm) {
+  std::map<std::string, Shape> e;
+  const Shape emb{kVocab, 8}, vec{8}, mat{8, 8};
+  if (shared) e["emb.weight"] = emb;
+  else e["src_emb.weight"] = e["tgt_emb.weight"] = emb;
+  if (!tied) e["head.weight"] = emb;
+  auto attention = [&](const std::string& prefix) {
+    for (const char* p : {"q", "k", "v", "out"}) e[prefix + p + ".weight"] = mat, e[prefix + p + ".bias"] = vec;
+  };
+  auto layer_norm = [&](const std::string& prefix) { e[prefix + ".weight"] = e[prefix + ".bias"] = vec; };
+  auto ffn = [&](const std::string& prefix) {
+    e[prefix + "fc1.weight"] = {16, 8}, e[prefix + "fc1.bias"] = {16};
+    e[prefix + "fc2.weight"] = {8, 16}, e[prefix + "fc2.bias"] = vec;
+  };
+  for (int i = 0; i < 2; ++i) {
+    const std::string enc = "encoder.layers." + std::to_string(i) + ".", dec = "decoder.layers." + std::to_string(i) + ".";
+    attention(enc + "self_attn.");
+    layer_norm(enc + "ln1");
+    ffn(enc + "ffn.");
+    layer_norm(enc + "ln2");
+    attention(dec + "self_attn.");
+    layer_norm(dec + "ln1");
+    attention(dec + "cross_attn.");
+    layer_norm(dec + "ln2");
+    ffn(dec + "ffn.");
+    layer_norm(dec + "ln3");
+  }
+  if (pre_norm) layer_norm("encoder.ln_f"), layer_norm("decoder.ln_f");
+  return e;
+}
+
+TEST(TransformerModel, ParameterNamesFollowTheCheckpointInterface) {
+  for (bool shared : {true, false})
+    for (bool tied : {true, false})
+      for (bool pre : {false, true}) {
+        SCOPED_TRACE(::testing::Message() << "shared=" << shared << " tied=" << tied << " pre_norm=" << pre);
+        EncoderDecoder model(TransformerConfig::parse(
+            tiny({{"share_embeddings", shared}, {"tie_embeddings", tied}, {"norm", pre ? "pre" : "post"}})));
+        std::map<std::string, Shape> actual;
+        for (auto& [name, p] : model.named_parameters()) EXPECT_TRUE(actual.emplace(name, p->shape()).second) << name;
+        EXPECT_EQ(actual, expected_names(shared, tied, pre));
+      }
+}
+
+void check_transformer_gradients(const nlohmann::json& config) {
+  SCOPED_TRACE(config.dump());
+  EncoderDecoder model(TransformerConfig::parse(config));
+  randomize(model, 1);
+  Batch batch;
+  batch.source = random_ids({2, kSource}, kVocab, 2);
+  batch.source_padding = source_padding();
+  batch.input = random_ids({2, kTarget}, kVocab, 3);
+  batch.target = random_ids({2, kTarget}, kVocab, 4);
+  batch.target.data_i32()[kTarget + 3] = batch.target.data_i32()[kTarget + 4] = -100;  // padded targets
+  std::vector<Variable> params;
+  for (auto& [name, p] : model.named_parameters()) params.push_back(*p);
+  GradcheckOptions opt;
+  opt.atol = 3e-4;
+  opt.max_elements = 40;
+  EXPECT_GRADCHECK([&](const std::vector<Variable>&) { return model.loss(batch); }, params, opt);
+}
+
+TEST(TransformerModel, GradcheckPostNormSharedTied) { check_transformer_gradients(tiny()); }
+TEST(TransformerModel, GradcheckPreNormSeparateEmbeddings) {
+  check_transformer_gradients(tiny({{"norm", "pre"}, {"share_embeddings", false}, {"tie_embeddings", false}}));
+}
+
+TEST(TransformerModel, IncrementalDecodingEqualsFullDecode) {
+  for (const char* norm : {"post", "pre"}) {
+    SCOPED_TRACE(norm);
+    EncoderDecoder model(TransformerConfig::parse(tiny({{"norm", norm}})));
+    randomize(model, 5);
+    model.eval();
+    const Tensor source = random_ids({2, kSource}, kVocab, 6), padding = source_padding();
+    const Tensor target = random_ids({2, kTarget}, kVocab, 7);
+    Tensor cross;
+    const Tensor full = model.decode(target, model.encode(source, padding), padding, &cross).data();
+    ASSERT_EQ(full.shape(), Shape({2, kTarget, kVocab}));
+    ASSERT_EQ(cross.shape(), Shape({2, 2, kTarget, kSource}));
+    for (int64_t h = 0; h < 2; ++h)
+      for (int64_t t = 0; t < kTarget; ++t)
+        for (int64_t s = 4; s < kSource; ++s) EXPECT_EQ(cross.at(((2 + h) * kTarget + t) * kSource + s), 0.0f);
+    DecoderState state = model.start_decoding(source, padding);
+    for (int64_t t = 0; t < kTarget; ++t) {
+      const Tensor step = model.decode_step(column(target, t), state).data();
+      EXPECT_EQ(state.length(), t + 1);
+      for (int64_t b = 0; b < 2; ++b)
+        expect_close(step.data() + b * kVocab, full.data() + (b * kTarget + t) * kVocab, kVocab, 1e-5f, 1e-5f);
+    }
+  }
+}
+
+TEST(TransformerModel, PaddedSourcePositionsDoNotAffectTheOutput) {
+  EncoderDecoder model(TransformerConfig::parse(tiny()));
+  randomize(model, 8);
+  Tensor source = random_ids({2, kSource}, kVocab, 9);
+  const Tensor padding = source_padding(), target = random_ids({2, kTarget}, kVocab, 10);
+  const Tensor a = model.decode(target, model.encode(source, padding), padding).data().copy();
+  source.data_i32()[kSource + 4] = (source.data_i32()[kSource + 4] + 1) % kVocab;
+  source.data_i32()[kSource + 5] = (source.data_i32()[kSource + 5] + 3) % kVocab;
+  expect_close(model.decode(target, model.encode(source, padding), padding).data(), a, 1e-6f);
+  // Without the mask the same change is visible.
+  const Tensor none;
+  const Tensor b = model.decode(target, model.encode(source, none), none).data();
+  const Tensor c = random_ids({2, kSource}, kVocab, 9);
+  const Tensor d = model.decode(target, model.encode(c, none), none).data();
+  double diff = 0.0;
+  for (int64_t i = kTarget * kVocab; i < b.numel(); ++i) diff += std::fabs(b.at(i) - d.at(i));
+  EXPECT_GT(diff, 1e-4);
+}
+
+TEST(TransformerModel, GreedyPicksTheArgmaxAndStopsAtEos) {
+  EncoderDecoder model(TransformerConfig::parse(tiny()));
+  randomize(model, 11);
+  model.eval();
+  const Tensor source = random_ids({2, kSource}, kVocab, 12), padding = source_padding();
+  const int32_t bos = 0;
+  // With an eos that never appears: max_steps tokens per row, each the argmax of the full decoder.
+  const auto free_run = model.greedy(source, padding, bos, /*eos=*/-1, /*max_steps=*/5);
+  ASSERT_EQ(free_run.size(), 2u);
+  const Variable memory = model.encode(source, padding);
+  for (int64_t t = 0; t < 5; ++t) {
+    Tensor prefix = Tensor::empty({2, t + 1}, DType::I32);
+    for (int64_t b = 0; b < 2; ++b) {
+      ASSERT_EQ(free_run[b].size(), 5u);
+      prefix.data_i32()[b * (t + 1)] = bos;
+      for (int64_t i = 0; i < t; ++i) prefix.data_i32()[b * (t + 1) + i + 1] = free_run[b][i];
+    }
+    const Tensor logits = model.decode(prefix, memory, padding).data();
+    for (int64_t b = 0; b < 2; ++b) {
+      const float* row = logits.data() + (b * (t + 1) + t) * kVocab;
+      EXPECT_EQ(std::max_element(row, row + kVocab) - row, free_run[b][t]) << "row " << b << " step " << t;
+    }
+  }
+  // Pick as eos the latest token of row 0 that did not occur before it: row 0 must stop there.
+  size_t k = 0;
+  for (size_t i = 0; i < 5; ++i)
+    if (std::find(free_run[0].begin(), free_run[0].begin() + i, free_run[0][i]) == free_run[0].begin() + i) k = i;
+  const int32_t eos = free_run[0][k];
+  const auto stopped = model.greedy(source, padding, bos, eos, 5);
+  EXPECT_EQ(stopped[0], std::vector<int32_t>(free_run[0].begin(), free_run[0].begin() + k + 1));
+  auto first_eos = std::find(free_run[1].begin(), free_run[1].end(), eos);
+  EXPECT_EQ(stopped[1], std::vector<int32_t>(free_run[1].begin(), first_eos == free_run[1].end() ? first_eos : first_eos + 1));
+  for (const auto& row : stopped)
+    if (std::find(row.begin(), row.end(), eos) != row.end()) EXPECT_EQ(row.back(), eos);
+}
+
+bool same_parameters(const Module& a, const Module& b) {
+  auto pa = a.named_parameters(), pb = b.named_parameters();
+  if (pa.size() != pb.size()) return false;
+  for (size_t i = 0; i < pa.size(); ++i)
+    if (pa[i].first != pb[i].first || std::memcmp(pa[i].second->data().data(), pb[i].second->data().data(),
+                                                  pa[i].second->data().nbytes()) != 0)
+      return false;
+  return true;
+}
+
+TEST(TransformerModel, SameSeedGivesBitwiseIdenticalInitialisation) {
+  const TransformerConfig c = TransformerConfig::parse(tiny({{"share_embeddings", false}, {"tie_embeddings", false}}));
+  default_generator().set_state(77, 0);
+  EncoderDecoder a(c);
+  default_generator().set_state(77, 0);
+  EncoderDecoder b(c);
+  default_generator().set_state(78, 0);
+  EncoderDecoder other(c);
+  EXPECT_TRUE(same_parameters(a, b));
+  EXPECT_FALSE(same_parameters(a, other));
+  Generator g1(3), g2(3);
+  a.init_weights(g1);
+  other.init_weights(g2);
+  EXPECT_TRUE(same_parameters(a, other));
+  EXPECT_EQ(a.decoder.layers[1]->ln3.weight.data().at(0), 1.0f);
+  EXPECT_EQ(a.encoder.layers[0]->self_attn.out.bias.data().at(0), 0.0f);
+}
+
+TEST(TransformerModel, RegistryCreatesByTypeAndLossChecksTheBatch) {
+  std::unique_ptr<Model> m = ModelRegistry::create(tiny());
+  ASSERT_NE(dynamic_cast<EncoderDecoder*>(m.get()), nullptr);
+  EXPECT_EQ(m->type(), "transformer");
+  EXPECT_EQ(m->max_len(), 6);
+  Batch batch;
+  batch.input = batch.target = random_ids({2, kTarget}, kVocab, 1);
+  EXPECT_CONTAINS(error_message([&] { m->loss(batch); }), "batch has no source");
+  auto& model = dynamic_cast<EncoderDecoder&>(*m);
+  EXPECT_CONTAINS(error_message([&] { model.encode(random_ids({1, 7}, kVocab, 2), Tensor()); }),
+                  "exceeds model.seq_len = 6");
+}
+
+}  // namespace
+}  // namespace tfm
