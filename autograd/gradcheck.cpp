@@ -22,6 +22,7 @@ double weighted_sum(const Tensor& out, const Tensor& w) {
 GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Variable>& inputs, const GradcheckOptions& opt) {
   GradcheckResult result;
   for (const Variable& v : inputs) {
+    TFM_CHECK(v.defined(), "gradcheck: input is an undefined variable");
     TFM_CHECK(v.is_leaf(), "gradcheck: inputs must be leaf variables");
     if (v.requires_grad()) const_cast<Variable&>(v).reset_grad();
   }

@@ -138,6 +138,19 @@ TEST(Linear, BackwardToWeightOnlyWithConstantInput) {
   EXPECT_GRADCHECK([x](const std::vector<Variable>& v) { return linear(x, v[0], v[1]); }, in);
 }
 
+TEST(Linear, WeightUsedTwiceAccumulatesBothGradients) {
+  // W and b feed two linear nodes: the second backward must add to, not overwrite, the first.
+  std::vector<Variable> in{random_param({7, 5}, 23), random_param({5, 5}, 24), random_param({5}, 25)};
+  EXPECT_GRADCHECK(
+      [](const std::vector<Variable>& v) { return linear(tanh(linear(v[0], v[1], v[2])), v[1], v[2]); }, in);
+}
+
+TEST(Matmul, OperandUsedTwiceAccumulatesBothGradients) {
+  std::vector<Variable> in{random_param({2, 5, 5}, 26), random_param({2, 5, 3}, 27)};
+  EXPECT_GRADCHECK([](const std::vector<Variable>& v) { return matmul(v[0], matmul(v[0], v[1]), true, false); },
+                   in);
+}
+
 TEST(Linear, ShapeMismatchesThrow) {
   EXPECT_THROW(linear(random_param({3, 4}, 20), random_param({5, 6}, 21), Variable()), Error);
   EXPECT_THROW(linear(random_param({3, 4}, 20), random_param({5, 4}, 21), random_param({4}, 22)), Error);

@@ -31,7 +31,8 @@ Variable matmul(const Variable& a, const Variable& b, bool ta, bool tb) {
   const int64_t M = ta ? as.dim(-1) : as.dim(-2), K = ta ? as.dim(-2) : as.dim(-1);
   const int64_t Kb = tb ? bs.dim(-1) : bs.dim(-2), N = tb ? bs.dim(-2) : bs.dim(-1);
   TFM_CHECK(K == Kb, "matmul: inner dimensions differ: ", as, (ta ? "ᵀ" : ""), " vs ", bs, (tb ? "ᵀ" : ""));
-  const int64_t batch = as.numel() / (as.dim(-1) * as.dim(-2));
+  int64_t batch = 1;
+  for (int i = 0; i < as.ndim() - 2; ++i) batch *= as[i];
   const bool b_shared = bs.ndim() == 2;
   if (!b_shared) {
     TFM_CHECK(as.ndim() == bs.ndim(), "matmul: batch dimensions differ: ", as, " vs ", bs);

@@ -1,6 +1,7 @@
 #include "core/kernels/softmax.h"
 
 #include <cmath>
+#include <algorithm>
 #include <limits>
 
 namespace tfm {
@@ -51,6 +52,10 @@ void log_softmax_forward(float* out, const float* x, int64_t rows, int64_t cols)
     float mx = -std::numeric_limits<float>::infinity();
 #pragma omp simd reduction(max : mx)
     for (int64_t j = 0; j < cols; ++j) mx = std::max(mx, xr[j]);
+    if (mx == -std::numeric_limits<float>::infinity()) {  // fully masked row: -inf stays -inf, no NaN
+      std::fill(yr, yr + cols, -std::numeric_limits<float>::infinity());
+      continue;
+    }
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < cols; ++j) sum += std::exp(xr[j] - mx);
