@@ -15,6 +15,8 @@ class ConfigReader {
  public:
   // path: where obj sits in the file, e.g. "model" (used in messages).
   ConfigReader(const nlohmann::json& obj, std::string path);
+  // The reader keeps a reference to obj: a temporary would dangle.
+  ConfigReader(nlohmann::json&& obj, std::string path) = delete;
 
   int64_t get_int(const std::string& key, int64_t fallback, int64_t min, int64_t max);
   int64_t require_int(const std::string& key, int64_t min, int64_t max);

@@ -66,7 +66,10 @@ TEST(LayersBasic, EmbeddingPicksRowsAndIsInitialisedStandardNormal) {
     for (int64_t c = 0; c < 13; ++c) ASSERT_EQ(y.at(t * 13 + c), emb.weight.data().at(ids.data_i32()[t] * 13 + c));
   double sum = 0.0, sq = 0.0;
   const int64_t n = emb.weight.numel();
-  for (int64_t i = 0; i < n; ++i) sum += emb.weight.data().at(i), sq += double(emb.weight.data().at(i)) * emb.weight.data().at(i);
+  for (int64_t i = 0; i < n; ++i) {
+    const double w = emb.weight.data().at(i);
+    sum += w, sq += w * w;
+  }
   const double mean = sum / n, std = std::sqrt(sq / n - mean * mean);
   EXPECT_NEAR(mean, 0.0, 0.05);
   EXPECT_NEAR(std, 1.0, 0.05);
@@ -83,7 +86,8 @@ void check_layer_norm(const LayerNorm& ln, const Tensor& x) {
     for (int64_t c = 0; c < dim; ++c) var += (x.at(r * dim + c) - mean) * (x.at(r * dim + c) - mean);
     var /= dim;
     for (int64_t c = 0; c < dim; ++c) {
-      const double g = ln.weight.defined() ? ln.weight.data().at(c) : 1.0, b = ln.bias.defined() ? ln.bias.data().at(c) : 0.0;
+      const double g = ln.weight.defined() ? ln.weight.data().at(c) : 1.0;
+      const double b = ln.bias.defined() ? ln.bias.data().at(c) : 0.0;
       const double ref = (x.at(r * dim + c) - mean) / std::sqrt(var + ln.eps()) * g + b;
       ASSERT_NEAR(y.at(r * dim + c), ref, 2e-5) << "row " << r << " column " << c << " eps " << ln.eps();
     }

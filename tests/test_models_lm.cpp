@@ -63,7 +63,8 @@ TEST(LmConfig, ValidationErrorsNameTheKeyAndValue) {
                   "unknown key model.d_modle (did you mean model.d_model?)");
   EXPECT_CONTAINS(error_message([] { LmConfig::parse(tiny({{"n_head", "2"}})); }),
                   "model.n_head: expected an integer, found \"2\"");
-  EXPECT_CONTAINS(error_message([] { LmConfig::parse(tiny({{"dropout", 1.5}})); }), "model.dropout: 1.5 is out of range");
+  EXPECT_CONTAINS(error_message([] { LmConfig::parse(tiny({{"dropout", 1.5}})); }),
+                  "model.dropout: 1.5 is out of range");
   EXPECT_CONTAINS(error_message([] { LmConfig::parse(tiny({{"norm", "middle"}})); }), "model.norm");
   EXPECT_CONTAINS(error_message([] { LmConfig::parse(tiny({{"ffn", "feedforward"}})); }),
                   "unknown layer \"feedforward\" (did you mean \"feed_forward\"?)");
@@ -137,7 +138,9 @@ void check_lm_gradients(const nlohmann::json& config) {
 
 TEST(LmModel, GradcheckPreNormTied) { check_lm_gradients(tiny()); }
 TEST(LmModel, GradcheckPostNormUntied) { check_lm_gradients(tiny({{"norm", "post"}, {"tie_embeddings", false}})); }
-TEST(LmModel, GradcheckLocalAttention) { check_lm_gradients(tiny({{"attention_window", 2}, {"tie_embeddings", false}})); }
+TEST(LmModel, GradcheckLocalAttention) {
+  check_lm_gradients(tiny({{"attention_window", 2}, {"tie_embeddings", false}}));
+}
 
 TEST(LmModel, LogitsAreCausal) {
   LanguageModel model(LmConfig::parse(tiny()));
@@ -154,7 +157,9 @@ TEST(LmModel, LogitsAreCausal) {
 }
 
 TEST(LmModel, CachedDecodingReproducesTheFullForward) {
-  for (const nlohmann::json& c : {tiny(), tiny({{"norm", "post"}, {"tie_embeddings", false}}), tiny({{"attention_window", 2}})}) {
+  const std::vector<nlohmann::json> configs{tiny(), tiny({{"norm", "post"}, {"tie_embeddings", false}}),
+                                            tiny({{"attention_window", 2}})};
+  for (const nlohmann::json& c : configs) {
     SCOPED_TRACE(c.dump());
     LanguageModel model(LmConfig::parse(c));
     randomize(model, 8);

@@ -115,7 +115,8 @@ std::map<std::string, Shape> expected_names(bool shared, bool tied, bool pre_nor
     e[prefix + "fc2.weight"] = {8, 16}, e[prefix + "fc2.bias"] = vec;
   };
   for (int i = 0; i < 2; ++i) {
-    const std::string enc = "encoder.layers." + std::to_string(i) + ".", dec = "decoder.layers." + std::to_string(i) + ".";
+    const std::string enc = "encoder.layers." + std::to_string(i) + ".";
+    const std::string dec = "decoder.layers." + std::to_string(i) + ".";
     attention(enc + "self_attn.");
     layer_norm(enc + "ln1");
     ffn(enc + "ffn.");
@@ -212,39 +213,45 @@ TEST(TransformerModel, PaddedSourcePositionsDoNotAffectTheOutput) {
 }
 
 TEST(TransformerModel, GreedyPicksTheArgmaxAndStopsAtEos) {
-  EncoderDecoder model(TransformerConfig::parse(tiny()));
-  randomize(model, 11);
-  model.eval();
-  const Tensor source = random_ids({2, kSource}, kVocab, 12), padding = source_padding();
-  const int32_t bos = 0;
-  // With an eos that never appears: max_steps tokens per row, each the argmax of the full decoder.
-  const auto free_run = model.greedy(source, padding, bos, /*eos=*/-1, /*max_steps=*/5);
-  ASSERT_EQ(free_run.size(), 2u);
-  const Variable memory = model.encode(source, padding);
-  for (int64_t t = 0; t < 5; ++t) {
-    Tensor prefix = Tensor::empty({2, t + 1}, DType::I32);
-    for (int64_t b = 0; b < 2; ++b) {
-      ASSERT_EQ(free_run[b].size(), 5u);
-      prefix.data_i32()[b * (t + 1)] = bos;
-      for (int64_t i = 0; i < t; ++i) prefix.data_i32()[b * (t + 1) + i + 1] = free_run[b][i];
+  // (norm, seed) pairs whose free runs vary: with the eos chosen below, the first
+  // stops row 1 at its first token while row 0 runs on; in the second, row 1 never meets eos.
+  for (auto [norm, seed] : {std::pair<const char*, uint64_t>{"pre", 23}, {"post", 35}}) {
+    SCOPED_TRACE(norm);
+    EncoderDecoder model(TransformerConfig::parse(tiny({{"tie_embeddings", false}, {"norm", norm}})));
+    randomize(model, seed);
+    model.eval();
+    const Tensor source = random_ids({2, kSource}, kVocab, 12), padding = source_padding();
+    const int32_t bos = 0;
+    // With an eos that never appears: max_steps tokens per row, each the argmax of the full decoder.
+    const auto free_run = model.greedy(source, padding, bos, /*eos=*/-1, /*max_steps=*/5);
+    ASSERT_EQ(free_run.size(), 2u);
+    const Variable memory = model.encode(source, padding);
+    for (int64_t t = 0; t < 5; ++t) {
+      Tensor prefix = Tensor::empty({2, t + 1}, DType::I32);
+      for (int64_t b = 0; b < 2; ++b) {
+        ASSERT_EQ(free_run[b].size(), 5u);
+        prefix.data_i32()[b * (t + 1)] = bos;
+        for (int64_t i = 0; i < t; ++i) prefix.data_i32()[b * (t + 1) + i + 1] = free_run[b][i];
+      }
+      const Tensor logits = model.decode(prefix, memory, padding).data();
+      for (int64_t b = 0; b < 2; ++b) {
+        const float* row = logits.data() + (b * (t + 1) + t) * kVocab;
+        EXPECT_EQ(std::max_element(row, row + kVocab) - row, free_run[b][t]) << "row " << b << " step " << t;
+      }
     }
-    const Tensor logits = model.decode(prefix, memory, padding).data();
-    for (int64_t b = 0; b < 2; ++b) {
-      const float* row = logits.data() + (b * (t + 1) + t) * kVocab;
-      EXPECT_EQ(std::max_element(row, row + kVocab) - row, free_run[b][t]) << "row " << b << " step " << t;
-    }
+    // eos := the latest token of row 0 not seen earlier in it; row 0 must stop there.
+    size_t k = 0;
+    for (size_t i = 0; i < 5; ++i)
+      if (std::find(free_run[0].begin(), free_run[0].begin() + i, free_run[0][i]) == free_run[0].begin() + i) k = i;
+    ASSERT_GE(k, 3u) << "degenerate free run: the test would prove little";
+    const int32_t eos = free_run[0][k];
+    const auto stopped = model.greedy(source, padding, bos, eos, 5);
+    EXPECT_EQ(stopped[0], std::vector<int32_t>(free_run[0].begin(), free_run[0].begin() + k + 1));
+    EXPECT_EQ(stopped[0].back(), eos);
+    auto first_eos = std::find(free_run[1].begin(), free_run[1].end(), eos);
+    if (first_eos != free_run[1].end()) ++first_eos;
+    EXPECT_EQ(stopped[1], std::vector<int32_t>(free_run[1].begin(), first_eos));
   }
-  // Pick as eos the latest token of row 0 that did not occur before it: row 0 must stop there.
-  size_t k = 0;
-  for (size_t i = 0; i < 5; ++i)
-    if (std::find(free_run[0].begin(), free_run[0].begin() + i, free_run[0][i]) == free_run[0].begin() + i) k = i;
-  const int32_t eos = free_run[0][k];
-  const auto stopped = model.greedy(source, padding, bos, eos, 5);
-  EXPECT_EQ(stopped[0], std::vector<int32_t>(free_run[0].begin(), free_run[0].begin() + k + 1));
-  auto first_eos = std::find(free_run[1].begin(), free_run[1].end(), eos);
-  EXPECT_EQ(stopped[1], std::vector<int32_t>(free_run[1].begin(), first_eos == free_run[1].end() ? first_eos : first_eos + 1));
-  for (const auto& row : stopped)
-    if (std::find(row.begin(), row.end(), eos) != row.end()) EXPECT_EQ(row.back(), eos);
 }
 
 bool same_parameters(const Module& a, const Module& b) {

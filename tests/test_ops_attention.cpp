@@ -38,7 +38,8 @@ std::vector<double> reference(const Tensor& q, const Tensor& k, const Tensor& v,
         for (int64_t j = 0; j < Tk; ++j) {
           if (!visible(b, p, j)) continue;
           double s = 0.0;
-          for (int64_t c = 0; c < dh; ++c) s += double(q.at((b * Tq + i) * d + h * dh + c)) * k.at((b * Tk + j) * d + h * dh + c);
+          for (int64_t c = 0; c < dh; ++c)
+            s += double(q.at((b * Tq + i) * d + h * dh + c)) * k.at((b * Tk + j) * d + h * dh + c);
           e[j] = std::exp(s / std::sqrt(double(dh)));  // inputs are small: no overflow
           total += e[j];
         }
@@ -46,7 +47,8 @@ std::vector<double> reference(const Tensor& q, const Tensor& k, const Tensor& v,
         for (int64_t j = 0; j < Tk; ++j) {
           const double w = e[j] / total;
           if (weights) (*weights)[((b * H + h) * Tq + i) * Tk + j] = w;
-          for (int64_t c = 0; c < dh; ++c) out[(b * Tq + i) * d + h * dh + c] += w * v.at((b * Tk + j) * d + h * dh + c);
+          for (int64_t c = 0; c < dh; ++c)
+            out[(b * Tq + i) * d + h * dh + c] += w * v.at((b * Tk + j) * d + h * dh + c);
         }
       }
   return out;
