@@ -27,7 +27,16 @@ std::string nearest(const std::string& word, const std::vector<std::string>& can
     int d = edit_distance(word, c);
     if (d < best_d) best_d = d, best = c;
   }
-  return best_d <= std::max<int>(2, static_cast<int>(word.size()) / 2) ? best : "";
+  if (best_d <= std::max<int>(2, static_cast<int>(word.size()) / 2)) return best;
+  // Otherwise a key sharing the first word ("lr_rate" → "lr", "warmup" → "warmup_steps"), nearest first.
+  const std::string head = word.substr(0, word.find('_'));
+  best.clear();
+  best_d = 1 << 30;
+  for (const auto& c : candidates) {
+    int d = edit_distance(word, c);
+    if (head.size() >= 2 && c.substr(0, c.find('_')) == head && d < best_d) best_d = d, best = c;
+  }
+  return best;
 }
 
 ConfigReader::ConfigReader(const nlohmann::json& obj, std::string path) : obj_(obj), path_(std::move(path)) {

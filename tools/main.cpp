@@ -98,7 +98,14 @@ int run(int argc, char** argv) {
   auto* help_cmd = app.add_subcommand("help", "Reference: `tfm help config-keys` lists every config key");
   help_cmd->add_option("topic", help_topic, "config-keys")->required();
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version end parsing with exit code 0; a usage error is bad input (exit 2).
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "error: %s\nRun with --help for more information.\n", e.what());
+    return 2;
+  }
 
   if (*train_cmd) {
     tfm::TrainSummary s = tfm::run_training(train);

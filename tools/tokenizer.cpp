@@ -17,7 +17,11 @@ void validate_utf8(const std::string& s, const std::string& what) {
     int len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
     bool ok = len > 0 && i + len <= s.size();
     for (int k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
-    if (ok && len == 2) ok = c >= 0xC2;  // no overlong forms
+    // RFC 3629 §4: no overlong forms, no UTF-16 surrogates (U+D800..U+DFFF), nothing above U+10FFFF.
+    const unsigned char c1 = ok && len > 1 ? static_cast<unsigned char>(s[i + 1]) : 0;
+    if (ok && len == 2) ok = c >= 0xC2;
+    if (ok && len == 3) ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
+    if (ok && len == 4) ok = !(c == 0xF0 && c1 < 0x90) && (c < 0xF4 || (c == 0xF4 && c1 < 0x90));
     TFM_CHECK(ok, what, ": invalid UTF-8 at byte offset ", i, " (byte 0x", std::hex, static_cast<int>(c), std::dec,
               "); use the byte tokenizer for binary or non-UTF-8 text");
     i += len;

@@ -173,8 +173,28 @@ TrainSummary run_training(const TrainOptions& opts) {
 
   // Run directory.
   fs::create_directories(fs::path(run_dir) / "checkpoints");
+  // A process killed while writing a checkpoint leaves its temporary file (core/io.h); remove such leftovers.
+  for (const auto& entry : fs::directory_iterator(fs::path(run_dir) / "checkpoints"))
+    if (entry.is_regular_file() && entry.path().filename().string().find(".safetensors.tmp.") != std::string::npos)
+      fs::remove(entry.path());
   write_file_atomic((fs::path(run_dir) / "config.json").string(), cfg.resolved.dump(2) + "\n");
-  std::ofstream metrics((fs::path(run_dir) / "metrics.jsonl").string(), std::ios::app);
+  const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
+  if (!resume_state.empty() && fs::exists(metrics_path)) {
+    // A run killed after its last checkpoint logged steps that this one repeats (and maybe a torn last
+    // line): keep only the lines up to the checkpoint's step, so each step appears once.
+    std::istringstream lines(read_file(metrics_path));
+    std::string kept, line;
+    while (std::getline(lines, line)) {
+      try {
+        if (nlohmann::json::parse(line).at("step").get<int64_t>() > state.step) continue;
+      } catch (const nlohmann::json::exception&) {
+        continue;
+      }
+      kept += line + "\n";
+    }
+    write_file_atomic(metrics_path, kept);
+  }
+  std::ofstream metrics(metrics_path, std::ios::app);
   Progress progress((fs::path(run_dir) / "train.log").string(), opts.quiet);
   const std::string last_path = (fs::path(run_dir) / "checkpoints" / "last.safetensors").string();
   const std::string best_path = (fs::path(run_dir) / "checkpoints" / "best.safetensors").string();
@@ -206,9 +226,11 @@ TrainSummary run_training(const TrainOptions& opts) {
     state.dropout_offset = default_generator().offset();
     state.decay_steps = schedule.decay_steps;
     try {
-      // State first (it carries its own copy of the weights): every moment leaves a consistent pair.
-      save_state(state_path, state, *model, *optimizer);
+      // Weights first, then the state (which carries its own copy of the weights): a crash between the two
+      // leaves an older state, from which --resume repeats the same steps, and never a state without the
+      // last.safetensors that --resume takes the tokenizer from.
       save_checkpoint(last_path, *model, tokenizer_json);
+      save_state(state_path, state, *model, *optimizer);
     } catch (const Error& e) {
       throw RuntimeFailure(std::string("checkpoint failed: ") + e.what());
     }
@@ -257,6 +279,11 @@ TrainSummary run_training(const TrainOptions& opts) {
       progress.log(os.str() + "; step skipped (train.skip_nonfinite)");
       optimizer->zero_grad();
       state.step = step;
+      state.elapsed = elapsed();
+      // A skipped step still counts towards max_steps, max_time and a stop signal.
+      stop = step >= cfg.train.max_steps || (cfg.train.max_time > 0 && state.elapsed >= cfg.train.max_time) ||
+             g_stop_signal != 0;
+      if (stop || step % cfg.train.checkpoint_every == 0) save_all();
       continue;
     }
     if (cfg.optim.grad_clip > 0) clip_grad_norm(params, cfg.optim.grad_clip);

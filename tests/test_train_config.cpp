@@ -1,0 +1,241 @@
+// The training config (tools/train_config.h): defaults, every kind of error
+// (unknown key with a suggestion, wrong type, out of range, JSON syntax with
+// line:column, missing data.train) and --set overrides under the same checks.
+#include "tools/train_config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace tfm {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string error_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no tfm::Error thrown>";
+}
+
+#define EXPECT_CONTAINS(haystack, needle)                                                              \
+  do {                                                                                                 \
+    const std::string _h = (haystack);                                                                 \
+    EXPECT_NE(_h.find(needle), std::string::npos) << "\"" << _h << "\" lacks \"" << (needle) << "\""; \
+  } while (0)
+
+nlohmann::json minimal() {
+  return {{"model", {{"type", "lm"}, {"d_model", 32}}}, {"data", {{"train", {"corpus.txt"}}}}};
+}
+
+// The error TrainConfig::parse gives for the minimal config with `section.key` set to value.
+std::string parse_error_with(const std::string& section, const std::string& key, const nlohmann::json& value) {
+  nlohmann::json j = minimal();
+  j[section][key] = value;
+  return error_message([&] { TrainConfig::parse(j); });
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "tfm-train-config-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name, const std::string& contents) const {
+    const std::string p = (fs::path(path_) / name).string();
+    std::ofstream(p, std::ios::binary) << contents;
+    return p;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(TrainConfig, MinimalConfigGetsTheDocumentedDefaults) {
+  const TrainConfig c = TrainConfig::parse(minimal());
+  EXPECT_EQ(c.model["d_model"], 32);
+  EXPECT_EQ(c.tokenizer.type, "char");
+  EXPECT_EQ(c.data.train, std::vector<std::string>{"corpus.txt"});
+  EXPECT_TRUE(c.data.val.empty());
+  EXPECT_DOUBLE_EQ(c.data.val_fraction, 0.1);
+  EXPECT_EQ(c.optim.optimizer.name, "adamw");
+  EXPECT_DOUBLE_EQ(c.optim.optimizer.lr, 1e-3);
+  EXPECT_DOUBLE_EQ(c.optim.optimizer.beta1, 0.9);
+  EXPECT_DOUBLE_EQ(c.optim.optimizer.beta2, 0.999);
+  EXPECT_DOUBLE_EQ(c.optim.schedule.lr, c.optim.optimizer.lr);
+  EXPECT_EQ(c.optim.schedule.name, "constant");
+  EXPECT_DOUBLE_EQ(c.optim.grad_clip, 1.0);
+  EXPECT_EQ(c.train.batch_size, 12);
+  EXPECT_EQ(c.train.max_steps, 5000);
+  EXPECT_EQ(c.train.seed, 1337u);
+  EXPECT_FALSE(c.train.skip_nonfinite);
+  // A single string is accepted for a list of files.
+  nlohmann::json j = minimal();
+  j["data"]["train"] = "one.txt";
+  EXPECT_EQ(TrainConfig::parse(j).data.train, std::vector<std::string>{"one.txt"});
+}
+
+TEST(TrainConfig, ResolvedConfigHasEveryKeyAndParsesToItself) {
+  const TrainConfig c = TrainConfig::parse(minimal());
+  for (const char* section : {"model", "tokenizer", "data", "optim", "train"}) EXPECT_TRUE(c.resolved.contains(section));
+  EXPECT_EQ(c.resolved["optim"]["warmup_steps"], 0);
+  EXPECT_EQ(c.resolved["train"]["checkpoint_every"], 500);
+  EXPECT_EQ(c.resolved["optim"]["betas"], nlohmann::json({0.9, 0.999}));
+  EXPECT_EQ(TrainConfig::parse(c.resolved).resolved, c.resolved);
+  // Every key of the typed sections is documented in `tfm help config-keys`.
+  const std::string help = config_keys_help();
+  for (const char* section : {"tokenizer", "data", "optim", "train"})
+    for (auto& [key, value] : c.resolved[section].items())
+      EXPECT_NE(help.find("  " + key + " "), std::string::npos) << section << "." << key << " is not documented";
+}
+
+TEST(TrainConfig, UnknownKeysNameTheKeyAndSuggestTheNearest) {
+  EXPECT_CONTAINS(parse_error_with("train", "batchsize", 8),
+                  "config: unknown key train.batchsize (did you mean train.batch_size?)");
+  EXPECT_CONTAINS(parse_error_with("optim", "lr_rate", 0.1), "config: unknown key optim.lr_rate (did you mean optim.lr?)");
+  EXPECT_CONTAINS(parse_error_with("optim", "warmup", 10), "unknown key optim.warmup (did you mean optim.warmup_steps?)");
+  EXPECT_CONTAINS(parse_error_with("optim", "weight_dacay", 0.1), "(did you mean optim.weight_decay?)");
+  EXPECT_CONTAINS(parse_error_with("tokenizer", "vocab", 100), "(did you mean tokenizer.vocab_size?)");
+  EXPECT_CONTAINS(parse_error_with("data", "valid", "v.txt"), "unknown key data.valid (did you mean data.val?)");
+  nlohmann::json top = minimal();
+  top["trian"] = {{"max_steps", 5}};
+  EXPECT_CONTAINS(error_message([&] { TrainConfig::parse(top); }), "config: unknown key trian (did you mean train?)");
+  // Nothing close: no suggestion.
+  const std::string far = parse_error_with("train", "completely_unrelated", 1);
+  EXPECT_CONTAINS(far, "unknown key train.completely_unrelated");
+  EXPECT_EQ(far.find("did you mean"), std::string::npos) << far;
+}
+
+TEST(TrainConfig, WrongTypesNameTheKeyAndTheValue) {
+  EXPECT_CONTAINS(parse_error_with("train", "batch_size", "12"), "config: train.batch_size: expected an integer, found \"12\"");
+  EXPECT_CONTAINS(parse_error_with("train", "batch_size", 2.5), "train.batch_size: expected an integer, found 2.5");
+  EXPECT_CONTAINS(parse_error_with("train", "batch_size", true), "train.batch_size: expected an integer, found true");
+  EXPECT_CONTAINS(parse_error_with("optim", "lr", "fast"), "config: optim.lr: expected a number, found \"fast\"");
+  EXPECT_CONTAINS(parse_error_with("train", "skip_nonfinite", 1), "train.skip_nonfinite: expected true or false, found 1");
+  EXPECT_CONTAINS(parse_error_with("data", "train", 5), "data.train: expected a string or a list of strings, found 5");
+  EXPECT_CONTAINS(parse_error_with("data", "train", nlohmann::json::array({"a.txt", 3})), "data.train: expected strings, found 3");
+  EXPECT_CONTAINS(parse_error_with("optim", "betas", 0.9), "optim.betas: expected a list of numbers, found 0.9");
+  EXPECT_CONTAINS(parse_error_with("tokenizer", "type", 3), "tokenizer.type: expected a string, found 3");
+  nlohmann::json j = minimal();
+  j["optim"] = "adam";
+  EXPECT_CONTAINS(error_message([&] { TrainConfig::parse(j); }), "config: optim must be a JSON object, found \"adam\"");
+  j = minimal();
+  j["model"] = 5;
+  EXPECT_CONTAINS(error_message([&] { TrainConfig::parse(j); }), "section \"model\" is missing or not an object");
+}
+
+TEST(TrainConfig, OutOfRangeValuesNameTheRange) {
+  EXPECT_CONTAINS(parse_error_with("optim", "lr", -1), "config: optim.lr: -1 is out of range [0, 100]");
+  EXPECT_CONTAINS(parse_error_with("train", "batch_size", 0), "config: train.batch_size: 0 is out of range [1, 1048576]");
+  EXPECT_CONTAINS(parse_error_with("data", "val_fraction", 0.9), "data.val_fraction: 0.9 is out of range [0, 0.5]");
+  EXPECT_CONTAINS(parse_error_with("optim", "betas", nlohmann::json::array({0.9, 1.5})),
+                  "optim.betas: 1.5 is out of range [0, 0.999999]");
+  EXPECT_CONTAINS(parse_error_with("optim", "betas", nlohmann::json::array({0.9})), "optim.betas: expected two numbers, found 1");
+  EXPECT_CONTAINS(parse_error_with("optim", "grad_accum", 0), "optim.grad_accum: 0 is out of range [1, 65536]");
+  EXPECT_CONTAINS(parse_error_with("tokenizer", "type", "bpe"),
+                  "tokenizer.type: \"bpe\" is not one of: byte, char, word, sentencepiece");
+  EXPECT_CONTAINS(parse_error_with("optim", "schedule", "cosin"), "(did you mean \"cosine\"?)");
+  EXPECT_CONTAINS(parse_error_with("optim", "name", "adamx"), "optim.name: \"adamx\" is not one of: sgd, adam, adamw");
+  // Settings that contradict each other.
+  EXPECT_CONTAINS(parse_error_with("optim", "nesterov", true), "optim.nesterov needs optim.momentum > 0");
+  EXPECT_CONTAINS(parse_error_with("train", "max_steps", 0), "set train.max_steps or train.max_time");
+  EXPECT_CONTAINS(parse_error_with("data", "val_fraction", 0), "data.val (files) or data.val_fraction > 0");
+}
+
+TEST(TrainConfig, MissingTrainingDataIsAnError) {
+  nlohmann::json j = minimal();
+  j.erase("data");
+  EXPECT_CONTAINS(error_message([&] { TrainConfig::parse(j); }), "data.train: at least one training file is required");
+  j["data"] = {{"train", nlohmann::json::array()}};
+  EXPECT_CONTAINS(error_message([&] { TrainConfig::parse(j); }), "data.train: at least one training file is required");
+  j["data"] = {{"val", {"v.txt"}}};
+  EXPECT_CONTAINS(error_message([&] { TrainConfig::parse(j); }), "data.train: at least one training file is required");
+  j = minimal();
+  j.erase("model");
+  EXPECT_CONTAINS(error_message([&] { TrainConfig::parse(j); }), "section \"model\" is missing");
+}
+
+TEST(TrainConfigFile, JsonSyntaxErrorsGiveFileLineAndColumn) {
+  TempDir dir;
+  // Line 3, column 30: the second ']' where a '}' or ',' should be.
+  const std::string path =
+      dir.file("cfg.json", "{\n  \"model\": {\"type\": \"lm\"},\n  \"data\": {\"train\": [\"a.txt\"]]\n}\n");
+  EXPECT_CONTAINS(error_message([&] { load_config(path, {}); }), path + ":3:30: JSON syntax error");
+  // A missing comma: the error is on the line of the next key.
+  const std::string comma = dir.file("comma.json", "{\n  \"model\": {\"type\": \"lm\"}\n  \"data\": {}\n}\n");
+  EXPECT_CONTAINS(error_message([&] { load_config(comma, {}); }), comma + ":3:");
+  const std::string trailing = dir.file("trailing.json", "{\"model\": {\"type\": \"lm\",}}");
+  EXPECT_CONTAINS(error_message([&] { load_config(trailing, {}); }), trailing + ":1:");
+  const std::string array = dir.file("array.json", "[1, 2]");
+  EXPECT_CONTAINS(error_message([&] { load_config(array, {}); }), array + ": the config must be a JSON object");
+  EXPECT_CONTAINS(error_message([&] { load_config(dir.path() + "/missing.json", {}); }), "file not found: ");
+  EXPECT_CONTAINS(error_message([&] { load_config(dir.path(), {}); }), "is a directory");
+}
+
+TEST(TrainConfigFile, SetOverridesNumbersStringsArraysAndNestedPaths) {
+  TempDir dir;
+  const std::string path = dir.file("cfg.json", minimal().dump(2));
+  const nlohmann::json j = load_config(path, {"train.batch_size=32", "optim.schedule=cosine", "optim.betas=[0.8,0.95]",
+                                              "model.d_model=64", "train.sample_prompt=hello world",
+                                              "tokenizer.type=\"word\"", "optim.lr=3e-4", "train.skip_nonfinite=true",
+                                              "train.sample_tokens=5", "train.sample_tokens=6"});
+  EXPECT_TRUE(j["train"]["batch_size"].is_number_integer());
+  const TrainConfig c = TrainConfig::parse(j);
+  EXPECT_EQ(c.train.batch_size, 32);
+  EXPECT_EQ(c.optim.schedule.name, "cosine");
+  EXPECT_DOUBLE_EQ(c.optim.optimizer.beta1, 0.8);
+  EXPECT_DOUBLE_EQ(c.optim.optimizer.beta2, 0.95);
+  EXPECT_EQ(c.model["d_model"], 64);
+  EXPECT_EQ(c.model["type"], "lm");  // siblings in the section are kept
+  EXPECT_EQ(c.train.sample_prompt, "hello world");
+  EXPECT_EQ(c.tokenizer.type, "word");
+  EXPECT_DOUBLE_EQ(c.optim.optimizer.lr, 3e-4);
+  EXPECT_TRUE(c.train.skip_nonfinite);
+  EXPECT_EQ(c.train.sample_tokens, 6);  // the last one wins
+
+  // Nested paths create the objects they need; the value may contain '='.
+  nlohmann::json k = minimal();
+  apply_override(k, "model.ffn.options.width=3");
+  apply_override(k, "train.sample_prompt=a=b");
+  EXPECT_EQ(k["model"]["ffn"]["options"]["width"], 3);
+  EXPECT_EQ(k["train"]["sample_prompt"], "a=b");
+  apply_override(k, "data.train=[\"x.txt\",\"y.txt\"]");
+  EXPECT_EQ(TrainConfig::parse(k).data.train, (std::vector<std::string>{"x.txt", "y.txt"}));
+}
+
+TEST(TrainConfigFile, SetOverridesAreValidatedLikeTheFile) {
+  TempDir dir;
+  const std::string path = dir.file("cfg.json", minimal().dump());
+  auto parse_with = [&](const std::string& set) {
+    return error_message([&] { TrainConfig::parse(load_config(path, {set})); });
+  };
+  EXPECT_CONTAINS(parse_with("train.batchsize=3"), "unknown key train.batchsize (did you mean train.batch_size?)");
+  EXPECT_CONTAINS(parse_with("train.batch_size=abc"), "train.batch_size: expected an integer, found \"abc\"");
+  EXPECT_CONTAINS(parse_with("optim.lr=-1"), "optim.lr: -1 is out of range [0, 100]");
+  EXPECT_CONTAINS(parse_with("optim.betas=[0.9]"), "optim.betas: expected two numbers, found 1");
+  EXPECT_CONTAINS(parse_with("train=5"), "config: train must be a JSON object, found 5");
+  EXPECT_CONTAINS(parse_with("train.sample_prompt=12"), "train.sample_prompt: expected a string, found 12");
+  // Malformed assignments.
+  EXPECT_CONTAINS(parse_with("train.batch_size"), "--set train.batch_size: expected key.path=value");
+  EXPECT_CONTAINS(parse_with("=3"), "expected key.path=value");
+  EXPECT_CONTAINS(parse_with("train..seed=3"), "empty key");
+  EXPECT_CONTAINS(parse_with("model.d_model.width=3"), "is not an object");
+}
+
+}  // namespace
+}  // namespace tfm
