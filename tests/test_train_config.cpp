@@ -191,9 +191,9 @@ TEST(TrainConfigFile, SetOverridesNumbersStringsArraysAndNestedPaths) {
   TempDir dir;
   const std::string path = dir.file("cfg.json", minimal().dump(2));
   const nlohmann::json j = load_config(path, {"train.batch_size=32", "optim.schedule=cosine", "optim.betas=[0.8,0.95]",
-                                              "model.d_model=64", "train.sample_prompt=hello world",
+                                              "model.d_model=64", "tokenizer.model_type=unigram",
                                               "tokenizer.type=\"word\"", "optim.lr=3e-4", "train.skip_nonfinite=true",
-                                              "train.sample_tokens=5", "train.sample_tokens=6"});
+                                              "train.log_every=5", "train.log_every=6"});
   EXPECT_TRUE(j["train"]["batch_size"].is_number_integer());
   const TrainConfig c = TrainConfig::parse(j);
   EXPECT_EQ(c.train.batch_size, 32);
@@ -202,18 +202,18 @@ TEST(TrainConfigFile, SetOverridesNumbersStringsArraysAndNestedPaths) {
   EXPECT_DOUBLE_EQ(c.optim.optimizer.beta2, 0.95);
   EXPECT_EQ(c.model["d_model"], 64);
   EXPECT_EQ(c.model["type"], "lm");  // siblings in the section are kept
-  EXPECT_EQ(c.train.sample_prompt, "hello world");
+  EXPECT_EQ(c.tokenizer.model_type, "unigram");
   EXPECT_EQ(c.tokenizer.type, "word");
   EXPECT_DOUBLE_EQ(c.optim.optimizer.lr, 3e-4);
   EXPECT_TRUE(c.train.skip_nonfinite);
-  EXPECT_EQ(c.train.sample_tokens, 6);  // the last one wins
+  EXPECT_EQ(c.train.log_every, 6);  // the last one wins
 
   // Nested paths create the objects they need; the value may contain '='.
   nlohmann::json k = minimal();
   apply_override(k, "model.ffn.options.width=3");
-  apply_override(k, "train.sample_prompt=a=b");
+  apply_override(k, "data.val=a=b");
   EXPECT_EQ(k["model"]["ffn"]["options"]["width"], 3);
-  EXPECT_EQ(k["train"]["sample_prompt"], "a=b");
+  EXPECT_EQ(k["data"]["val"], "a=b");
   apply_override(k, "data.train=[\"x.txt\",\"y.txt\"]");
   EXPECT_EQ(TrainConfig::parse(k).data.train, (std::vector<std::string>{"x.txt", "y.txt"}));
 }
@@ -229,7 +229,7 @@ TEST(TrainConfigFile, SetOverridesAreValidatedLikeTheFile) {
   EXPECT_CONTAINS(parse_with("optim.lr=-1"), "optim.lr: -1 is out of range [0, 100]");
   EXPECT_CONTAINS(parse_with("optim.betas=[0.9]"), "optim.betas: expected two numbers, found 1");
   EXPECT_CONTAINS(parse_with("train=5"), "config: train must be a JSON object, found 5");
-  EXPECT_CONTAINS(parse_with("train.sample_prompt=12"), "train.sample_prompt: expected a string, found 12");
+  EXPECT_CONTAINS(parse_with("optim.schedule=12"), "optim.schedule: expected a string, found 12");
   // Malformed assignments.
   EXPECT_CONTAINS(parse_with("train.batch_size"), "--set train.batch_size: expected key.path=value");
   EXPECT_CONTAINS(parse_with("=3"), "expected key.path=value");

@@ -106,8 +106,6 @@ TrainConfig TrainConfig::parse(const nlohmann::json& j) {
   ts.seed = static_cast<uint64_t>(tr.get_int("seed", 1337, 0, int64_t{1} << 62));
   ts.threads = tr.get_int("threads", 0, 0, 4096);
   ts.skip_nonfinite = tr.get_bool("skip_nonfinite", false);
-  ts.sample_prompt = tr.get_string("sample_prompt", "");
-  ts.sample_tokens = tr.get_int("sample_tokens", 0, 0, 1 << 20);
   tr.finish();
   top.finish();
 
@@ -127,8 +125,7 @@ TrainConfig TrainConfig::parse(const nlohmann::json& j) {
        {{"batch_size", ts.batch_size}, {"max_steps", ts.max_steps}, {"max_time", ts.max_time},
         {"eval_every", ts.eval_every}, {"eval_batches", ts.eval_batches}, {"log_every", ts.log_every},
         {"checkpoint_every", ts.checkpoint_every}, {"seed", ts.seed}, {"threads", ts.threads},
-        {"skip_nonfinite", ts.skip_nonfinite}, {"sample_prompt", ts.sample_prompt},
-        {"sample_tokens", ts.sample_tokens}}}};
+        {"skip_nonfinite", ts.skip_nonfinite}}}};
   return c;
 }
 
@@ -194,8 +191,6 @@ train
   seed              int     1337
   threads           int     0       OpenMP threads, 0 = all cores
   skip_nonfinite    bool    false   skip steps with NaN/Inf loss or gradients instead of stopping
-  sample_prompt     string  ""      text generated from after training (with sample_tokens)
-  sample_tokens     int     0       tokens to generate after training (0 = none)
 )";
 }
 

@@ -36,8 +36,6 @@ struct TrainSettings {
   uint64_t seed = 1337;
   int64_t threads = 0;  // 0: all cores
   bool skip_nonfinite = false;  // skip a step whose loss or gradient is NaN/Inf instead of stopping
-  std::string sample_prompt = "";  // generated after training by the main job
-  int64_t sample_tokens = 0;
 };
 
 struct TrainConfig {

@@ -111,6 +111,8 @@ TrainSummary run_training(const TrainOptions& opts) {
     std::error_code ec;
     TFM_CHECK(fs::exists(opts.resume, ec), "--resume: ", opts.resume, " does not exist");
     if (fs::is_directory(opts.resume, ec)) {
+      TFM_CHECK(opts.out_dir.empty() || fs::equivalent(opts.out_dir, opts.resume, ec), "--resume ", opts.resume,
+                " continues that run in its own directory: drop --out ", opts.out_dir);
       run_dir = opts.resume;
       resume_state = (fs::path(run_dir) / "checkpoints" / kStateFile).string();
       TFM_CHECK(fs::exists(resume_state, ec), "--resume: ", run_dir, " has no ", "checkpoints/", kStateFile,
@@ -274,8 +276,10 @@ TrainSummary run_training(const TrainOptions& opts) {
       os << "step " << step << ": " << (std::isfinite(loss_value) ? "gradient norm" : "loss") << " is "
          << (std::isfinite(loss_value) ? norm : loss_value);
       if (!cfg.train.skip_nonfinite)
-        throw RuntimeFailure(os.str() + "; stopping (the last good checkpoint is kept in " + run_dir +
-                             "/checkpoints; set train.skip_nonfinite=true to skip such steps)");
+        throw RuntimeFailure(os.str() + "; stopping (" +
+                             (fs::exists(last_path) ? "the last good checkpoint is kept in " + run_dir + "/checkpoints"
+                                                    : std::string("no checkpoint was written yet")) +
+                             "; set train.skip_nonfinite=true to skip such steps)");
       progress.log(os.str() + "; step skipped (train.skip_nonfinite)");
       optimizer->zero_grad();
       state.step = step;
