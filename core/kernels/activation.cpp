@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/kernels/vecmath.h"
+
 namespace tfm {
 namespace {
 constexpr int64_t kParallelMin = 1 << 14;
@@ -13,15 +15,15 @@ constexpr float kGeluTanhC = 0.044715f;
 
 void gelu_forward(float* out, const float* x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
-  for (int64_t i = 0; i < n; ++i) out[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2));
+  for (int64_t i = 0; i < n; ++i) out[i] = 0.5f * x[i] * (1.0f + vec::erf(x[i] * kInvSqrt2));
 }
 
 void gelu_backward(float* dx, const float* dout, const float* x, int64_t n) {
   // d/dx x·Φ(x) = Φ(x) + x·φ(x)
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
-    float cdf = 0.5f * (1.0f + std::erf(x[i] * kInvSqrt2));
-    float pdf = kInvSqrt2Pi * std::exp(-0.5f * x[i] * x[i]);
+    float cdf = 0.5f * (1.0f + vec::erf(x[i] * kInvSqrt2));
+    float pdf = kInvSqrt2Pi * vec::exp(-0.5f * x[i] * x[i]);
     dx[i] += dout[i] * (cdf + x[i] * pdf);
   }
 }
@@ -30,7 +32,7 @@ void gelu_tanh_forward(float* out, const float* x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
     float v = x[i];
-    out[i] = 0.5f * v * (1.0f + std::tanh(kSqrt2OverPi * (v + kGeluTanhC * v * v * v)));
+    out[i] = 0.5f * v * (1.0f + vec::tanh(kSqrt2OverPi * (v + kGeluTanhC * v * v * v)));
   }
 }
 
@@ -38,7 +40,7 @@ void gelu_tanh_backward(float* dx, const float* dout, const float* x, int64_t n)
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
     float v = x[i];
-    float t = std::tanh(kSqrt2OverPi * (v + kGeluTanhC * v * v * v));
+    float t = vec::tanh(kSqrt2OverPi * (v + kGeluTanhC * v * v * v));
     float dinner = kSqrt2OverPi * (1.0f + 3.0f * kGeluTanhC * v * v);
     dx[i] += dout[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * dinner);
   }
@@ -56,7 +58,7 @@ void relu_backward(float* dx, const float* dout, const float* x, int64_t n) {
 
 void tanh_forward(float* out, const float* x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
-  for (int64_t i = 0; i < n; ++i) out[i] = std::tanh(x[i]);
+  for (int64_t i = 0; i < n; ++i) out[i] = vec::tanh(x[i]);
 }
 
 void tanh_backward(float* dx, const float* dout, const float* out, int64_t n) {
@@ -66,7 +68,7 @@ void tanh_backward(float* dx, const float* dout, const float* out, int64_t n) {
 
 void sigmoid_forward(float* out, const float* x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
-  for (int64_t i = 0; i < n; ++i) out[i] = 1.0f / (1.0f + std::exp(-x[i]));
+  for (int64_t i = 0; i < n; ++i) out[i] = 1.0f / (1.0f + vec::exp(-x[i]));
 }
 
 void sigmoid_backward(float* dx, const float* dout, const float* out, int64_t n) {

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/kernels/vecmath.h"
 #include "core/kernels/matmul.h"
 #include "core/rng.h"
 #include "core/tensor.h"
@@ -123,7 +124,7 @@ void attention_forward(float* O, float* P, const float* Q, const float* K, const
         } else {
 #pragma omp simd reduction(+ : sum)
           for (int64_t c = 0; c < nk; ++c) {
-            row[c] = std::exp(row[c] - mx);
+            row[c] = vec::exp(row[c] - mx);
             sum += row[c];
           }
           const float inv = 1.0f / sum;

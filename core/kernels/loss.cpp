@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/kernels/vecmath.h"
 
 namespace tfm {
 
@@ -24,7 +25,7 @@ CrossEntropyResult cross_entropy_forward(float* lse, float* row_loss, const floa
     float sum = 0.0f, sum_x = 0.0f;
 #pragma omp simd reduction(+ : sum, sum_x)
     for (int64_t j = 0; j < vocab; ++j) {
-      sum += std::exp(x[j] - mx);
+      sum += vec::exp(x[j] - mx);
       sum_x += x[j];
     }
     const float l = mx + std::log(sum);
@@ -65,7 +66,7 @@ void cross_entropy_backward(float* dlogits, const float* logits, const float* ls
     float* d = dlogits + r * vocab;
     const float l = lse[r];
 #pragma omp simd
-    for (int64_t j = 0; j < vocab; ++j) d[j] += grad_scale * (std::exp(x[j] - l) - uniform);
+    for (int64_t j = 0; j < vocab; ++j) d[j] += grad_scale * (vec::exp(x[j] - l) - uniform);
     d[targets[r]] -= grad_scale * (1.0f - label_smoothing);
   }
 }

@@ -109,6 +109,33 @@ void check_dims(const char* op, bool ta, bool tb, int64_t M, int64_t N, int64_t 
             lda, " ldb=", ldb, " ldc=", ldc, " for M=", M, " N=", N, " K=", K);
 }
 
+// C = beta·C for an empty inner dimension (oneDNN leaves C untouched when K = 0).
+void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+}
+
+// GemmBackend::Auto, chosen from bench_kernels measurements (2 threads, AVX-512;
+// numbers in docs/PERFORMANCE.md, "Kernels (issue 3)"):
+// - Inside an OpenMP parallel region (attention's per-block GEMMs): sgemm. oneDNN
+//   runs single-threaded there either way, and the primitive path serialises its
+//   callers on the cached memory objects (~2.7x slower).
+// - One GEMM: sgemm. For these shapes the matmul primitive dispatches to the same
+//   jit sgemm kernel and only adds a cache lookup and a lock (10-20% slower on
+//   64-row and 1-row inputs, a tie elsewhere).
+// - Batched NN with every matrix densely packed: the primitive. oneDNN then runs
+//   its batched brgemm kernel, 14-27% faster than one sgemm per matrix; with a
+//   transposed operand brgemm ties (Bᵀ) or loses (Aᵀ, -18%), and on strided
+//   layouts (heads as column slices) oneDNN falls back to jit sgemm anyway.
+bool in_parallel() { return omp_in_parallel() != 0; }
+
+GemmBackend auto_backend_batched(int64_t batch, bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t lda,
+                                 int64_t sa, int64_t ldb, int64_t sb, int64_t ldc, int64_t sc) {
+  if (in_parallel() || batch < 2 || ta || tb) return GemmBackend::Sgemm;
+  const bool dense = lda == K && sa == M * K && ldb == N && sb == K * N && ldc == N && sc == M * N;
+  return dense ? GemmBackend::Primitive : GemmBackend::Sgemm;
+}
+
 }  // namespace
 
 int64_t gemm_primitives_created() { return n_created.load(); }
@@ -118,10 +145,10 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
   check_dims("gemm", ta, tb, M, N, K, lda, ldb, ldc);
   if (M == 0 || N == 0) return;
   if (K == 0) {
-    for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+    scale_c(M, N, beta, C, ldc);
     return;
   }
+  if (backend == GemmBackend::Auto) backend = GemmBackend::Sgemm;
   if (backend == GemmBackend::Primitive) {
     run_primitive({1, M, N, K, lda, ldb, ldc, M * lda + K * lda, K * ldb + N * ldb, M * ldc, ta, tb, alpha, beta},
                   A, B, C);
@@ -135,6 +162,11 @@ void gemm_batched(int64_t batch, bool ta, bool tb, int64_t M, int64_t N, int64_t
                   int64_t ldc, int64_t sc, GemmBackend backend) {
   check_dims("gemm_batched", ta, tb, M, N, K, lda, ldb, ldc);
   if (batch == 0 || M == 0 || N == 0) return;
+  if (K == 0) {
+    for (int64_t i = 0; i < batch; ++i) scale_c(M, N, beta, C + i * sc, ldc);
+    return;
+  }
+  if (backend == GemmBackend::Auto) backend = auto_backend_batched(batch, ta, tb, M, N, K, lda, sa, ldb, sb, ldc, sc);
   if (backend == GemmBackend::Primitive) {
     run_primitive({batch, M, N, K, lda, ldb, ldc, sa, sb, sc, ta, tb, alpha, beta}, A, B, C);
     return;

@@ -1,5 +1,7 @@
 #include "core/kernels/softmax.h"
 
+#include "core/kernels/vecmath.h"
+
 #include <cmath>
 #include <algorithm>
 #include <limits>
@@ -21,7 +23,7 @@ void softmax_forward(float* out, const float* x, int64_t rows, int64_t cols) {
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < cols; ++j) {
-      yr[j] = std::exp(xr[j] - mx);
+      yr[j] = vec::exp(xr[j] - mx);
       sum += yr[j];
     }
     const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
@@ -58,7 +60,7 @@ void log_softmax_forward(float* out, const float* x, int64_t rows, int64_t cols)
     }
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < cols; ++j) sum += std::exp(xr[j] - mx);
+    for (int64_t j = 0; j < cols; ++j) sum += vec::exp(xr[j] - mx);
     const float lse = mx + std::log(sum);
 #pragma omp simd
     for (int64_t j = 0; j < cols; ++j) yr[j] = xr[j] - lse;
@@ -75,7 +77,7 @@ void log_softmax_backward(float* dx, const float* dout, const float* out, int64_
     for (int64_t j = 0; j < cols; ++j) sum += g[j];
     float* d = dx + r * cols;
 #pragma omp simd
-    for (int64_t j = 0; j < cols; ++j) d[j] += g[j] - std::exp(y[j]) * sum;
+    for (int64_t j = 0; j < cols; ++j) d[j] += g[j] - vec::exp(y[j]) * sum;
   }
 }
 
