@@ -12,7 +12,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/allocator.h"
 #include "core/error.h"
+#include "core/kernels/matmul.h"
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "layers/module.h"
@@ -162,6 +164,7 @@ int run_bench(const BenchOptions& o) {
   std::fflush(stdout);
   for (int i = 0; i < o.warmup; ++i) step(make_batch());
   std::vector<double> times;
+  const int64_t os_allocs_before = allocator_stats().os_allocations, prims_before = gemm_primitives_created();
   for (int i = 0; i < o.steps; ++i) {
     Batch b = make_batch();
     const auto t0 = std::chrono::steady_clock::now();
@@ -169,6 +172,9 @@ int run_bench(const BenchOptions& o) {
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     if (!o.json) std::printf("step %d/%d: %.2f ms, loss %.4f\n", i + 1, o.steps, times.back() * 1e3, loss);
   }
+  // Steady state: the timed steps should take no new memory from the OS and create no oneDNN primitive.
+  const int64_t os_allocs = allocator_stats().os_allocations - os_allocs_before;
+  const int64_t prims = gemm_primitives_created() - prims_before;
   std::vector<double> sorted = times;
   std::sort(sorted.begin(), sorted.end());
   const size_t n = sorted.size();
@@ -179,6 +185,8 @@ int run_bench(const BenchOptions& o) {
   const double rss_mb = ru.ru_maxrss / 1024.0;
   std::printf("median %.2f ms/step, %.0f tokens/s, %.1f GFLOP/s, MFU %.1f%%, peak RSS %.0f MB\n", seconds * 1e3,
               tokens_per_step / seconds, gflops, 100.0 * gflops / peak, rss_mb);
+  std::printf("steady state: %lld tensor blocks from the OS and %lld oneDNN primitives created in %d timed steps\n",
+              static_cast<long long>(os_allocs), static_cast<long long>(prims), o.steps);
   if (o.json) {
     nlohmann::json j = {{"preset", o.preset},
                         {"mode", o.infer ? "infer" : "train"},
@@ -192,7 +200,9 @@ int run_bench(const BenchOptions& o) {
                         {"n_params", n_params},
                         {"peak_gflops", peak},
                         {"seq_len", p.seq_len},
-                        {"attention_window", o.window}};
+                        {"attention_window", o.window},
+                        {"steady_os_allocations", os_allocs},
+                        {"steady_primitives_created", prims}};
     std::printf("%s\n", j.dump().c_str());
   }
   return 0;

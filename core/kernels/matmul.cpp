@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/kernels/elementwise.h"
 
 namespace tfm {
 namespace {
@@ -191,14 +192,7 @@ void linear_backward(float* dx, float* dweight, float* dbias, const float* dout,
                      int64_t rows, int64_t n_in, int64_t n_out) {
   if (dx != nullptr) gemm(false, false, rows, n_in, n_out, 1.0f, dout, n_out, weight, n_in, 1.0f, dx, n_in);
   if (dweight != nullptr) gemm(true, false, n_out, n_in, rows, 1.0f, dout, n_out, x, n_in, 1.0f, dweight, n_in);
-  if (dbias != nullptr) {
-#pragma omp parallel for schedule(static) if (rows * n_out > (1 << 15))
-    for (int64_t j = 0; j < n_out; ++j) {
-      float s = 0.0f;
-      for (int64_t r = 0; r < rows; ++r) s += dout[r * n_out + j];
-      dbias[j] += s;
-    }
-  }
+  if (dbias != nullptr) sum_rows_accumulate(dbias, dout, rows, n_out);
 }
 
 }  // namespace tfm
