@@ -79,12 +79,18 @@ const std::vector<GemmCase>& cases() {
       linear_case("head_fwd", 0, kModel, kVocab),
       linear_case("head_dx", 1, kModel, kVocab),
       linear_case("head_dw", 2, kModel, kVocab),
+      // Small and skinny: one short sequence (64 tokens) and one decoding step (1 token).
+      {"small_fwd", false, true, 64, kModel, kModel, kModel, kModel, kModel, 1.0f},
+      {"decode_fc1", false, true, 1, kFF, kModel, kModel, kModel, kFF, 1.0f},
       kAttnScores,
       kAttnContext,
       kAttnDV,
       kAttnScoresBH,
       kAttnContextBH,
       kAttnDVBH,
+      // Contiguous NN batches far from the attention shapes: does the batched rule carry over?
+      {"bmm_nn_48x64", false, false, 64, 64, 64, 64, 64, 64, 0.0f, 48, 64 * 64, 64 * 64, 64 * 64},
+      {"bmm_nn_2x512", false, false, 512, 512, 512, 512, 512, 512, 0.0f, 2, 512 * 512, 512 * 512, 512 * 512},
   };
   return all;
 }
@@ -164,32 +170,36 @@ void run_attention_blocks(benchmark::State& state, bool backward, Impl impl) {
     else
       gemm(ta, tb, M, N, Kd, alpha, a, lda, b, ldb, beta, c, ldc, backend);
   };
+  auto block = [&](int64_t bh, int64_t blk) {
+    const int64_t b = bh / kHeads, h = bh % kHeads, q0 = blk * kBlock;
+    const int64_t q_at = (b * kSeq + q0) * kModel + h * kHeadDim, kv_at = b * kSeq * kModel + h * kHeadDim;
+    float* Pb = P.data() + (bh * kBlocks + blk) * kBlock * W;
+    float* dSb = dS.data() + (bh * kBlocks + blk) * kBlock * W;
+    if (!backward) {
+      mm(false, true, kBlock, kSeq, kHeadDim, scale, Q.data() + q_at, kModel, K.data() + kv_at, kModel, 0.0f, dSb,
+         W);  // S goes to a scratch block: P stays a valid distribution
+      mm(false, false, kBlock, kHeadDim, kSeq, 1.0f, Pb, W, V.data() + kv_at, kModel, 0.0f, O.data() + q_at, kModel);
+    } else {
+      // O, V, Q, K stand in for dO, dV, dQ, dK: same shapes and strides.
+      mm(true, false, kSeq, kHeadDim, kBlock, 1.0f, Pb, W, O.data() + q_at, kModel, 1.0f, V.data() + kv_at, kModel);
+      mm(false, true, kBlock, kSeq, kHeadDim, 1.0f, O.data() + q_at, kModel, V.data() + kv_at, kModel, 0.0f, dSb, W);
+      mm(false, false, kBlock, kHeadDim, kSeq, scale, dSb, W, K.data() + kv_at, kModel, 1.0f, Q.data() + q_at,
+         kModel);
+      mm(true, false, kSeq, kHeadDim, kBlock, scale, dSb, W, Q.data() + q_at, kModel, 1.0f, K.data() + kv_at, kModel);
+    }
+  };
+  // As in attention.cpp: the forward spreads (head, block) pairs over the threads;
+  // the backward gives each thread whole heads, since a head's blocks all
+  // accumulate into the same rows of dK and dV.
   auto call = [&] {
+    if (!backward) {
 #pragma omp parallel for collapse(2) schedule(dynamic, 1)
-    for (int64_t bh = 0; bh < kBatch * kHeads; ++bh) {
-      for (int64_t blk = 0; blk < kBlocks; ++blk) {
-        const int64_t b = bh / kHeads, h = bh % kHeads, q0 = blk * kBlock;
-        const int64_t q_at = (b * kSeq + q0) * kModel + h * kHeadDim, kv_at = b * kSeq * kModel + h * kHeadDim;
-        float* Pb = P.data() + (bh * kBlocks + blk) * kBlock * W;
-        float* dSb = dS.data() + (bh * kBlocks + blk) * kBlock * W;
-        if (!backward) {
-          mm(false, true, kBlock, kSeq, kHeadDim, scale, Q.data() + q_at, kModel, K.data() + kv_at, kModel, 0.0f,
-             dSb, W);  // S goes to a scratch block: P stays a valid distribution
-          mm(false, false, kBlock, kHeadDim, kSeq, 1.0f, Pb, W, V.data() + kv_at, kModel, 0.0f, O.data() + q_at,
-             kModel);
-        } else {
-          // The model's dK/dV are per thread; here the accumulations race
-          // harmlessly (values are not checked, only the time).
-          mm(true, false, kSeq, kHeadDim, kBlock, 1.0f, Pb, W, O.data() + q_at, kModel, 1.0f, V.data() + kv_at,
-             kModel);
-          mm(false, true, kBlock, kSeq, kHeadDim, 1.0f, O.data() + q_at, kModel, V.data() + kv_at, kModel, 0.0f,
-             dSb, W);
-          mm(false, false, kBlock, kHeadDim, kSeq, scale, dSb, W, K.data() + kv_at, kModel, 1.0f, Q.data() + q_at,
-             kModel);
-          mm(true, false, kSeq, kHeadDim, kBlock, scale, dSb, W, Q.data() + q_at, kModel, 1.0f, K.data() + kv_at,
-             kModel);
-        }
-      }
+      for (int64_t bh = 0; bh < kBatch * kHeads; ++bh)
+        for (int64_t blk = 0; blk < kBlocks; ++blk) block(bh, blk);
+    } else {
+#pragma omp parallel for schedule(dynamic, 1)
+      for (int64_t bh = 0; bh < kBatch * kHeads; ++bh)
+        for (int64_t blk = 0; blk < kBlocks; ++blk) block(bh, blk);
     }
   };
   call();
@@ -199,7 +209,7 @@ void run_attention_blocks(benchmark::State& state, bool backward, Impl impl) {
     benchmark::ClobberMemory();
   }
   if (gemm_primitives_created() != created) state.SkipWithError("matmul primitive created in steady state");
-  const double per_block = 2.0 * kBlock * kSeq * kHeadDim;  // every GEMM here has this many multiply-adds
+  const double per_block = 2.0 * kBlock * kSeq * kHeadDim;  // FLOPs of each GEMM here: all are 64·256·64
   report_gflops(state, (backward ? 4.0 : 2.0) * per_block * kBatch * kHeads * kBlocks);
   state.SetLabel(backward ? "4 GEMMs x192 blocks in omp parallel" : "2 GEMMs x192 blocks in omp parallel");
 }

@@ -15,6 +15,20 @@ MultiHeadAttention::MultiHeadAttention(int64_t d_model, int64_t n_head, float dr
   register_module("k", k);
   register_module("v", v);
   register_module("out", out);
+  // Lay q, k and v back to back (values and gradients) so that linear_concat
+  // computes the three projections, and their gradients, as single GEMMs.
+  Tensor w = Tensor::empty({3 * d_model, d_model}), b = Tensor::empty({3 * d_model});
+  Tensor gw = Tensor::zeros({3 * d_model, d_model}), gb = Tensor::zeros({3 * d_model});
+  Linear* parts[3] = {&q, &k, &v};
+  for (int i = 0; i < 3; ++i) {
+    Tensor wi = w.slice(i * d_model, (i + 1) * d_model), bi = b.slice(i * d_model, (i + 1) * d_model);
+    wi.copy_from(parts[i]->weight.data());
+    bi.copy_from(parts[i]->bias.data());
+    parts[i]->weight.mutable_data() = wi;
+    parts[i]->bias.mutable_data() = bi;
+    parts[i]->weight.impl()->grad = gw.slice(i * d_model, (i + 1) * d_model);
+    parts[i]->bias.impl()->grad = gb.slice(i * d_model, (i + 1) * d_model);
+  }
 }
 
 Variable MultiHeadAttention::forward(const Variable& query, const Variable& memory, const AttentionMask& mask,
@@ -28,7 +42,13 @@ Variable MultiHeadAttention::forward(const Variable& query, const Variable& memo
   opt.training = training();
   opt.generator = &default_generator();
   opt.weights = weights;
-  return out(scaled_dot_product_attention(q(query), k(memory), v(memory), opt));
+  const int64_t d = q.out_features();
+  if (query.impl() == memory.impl()) {  // self-attention: one [B, T, 3d] projection
+    Variable qkv = linear_concat(query, {q.weight, k.weight, v.weight}, {q.bias, k.bias, v.bias});
+    return out(scaled_dot_product_attention({qkv, 0}, {qkv, d}, {qkv, 2 * d}, d, opt));
+  }
+  Variable kv = linear_concat(memory, {k.weight, v.weight}, {k.bias, v.bias});
+  return out(scaled_dot_product_attention({q(query), 0}, {kv, 0}, {kv, d}, d, opt));
 }
 
 namespace {

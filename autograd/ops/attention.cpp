@@ -11,7 +11,17 @@ Variable scaled_dot_product_attention(const Variable& q, const Variable& k, cons
   TFM_CHECK(k.shape() == v.shape(), "attention: k ", k.shape(), " and v ", v.shape(), " differ");
   TFM_CHECK(q.dim(0) == k.dim(0) && q.dim(2) == k.dim(2), "attention: q ", q.shape(), " and k ", k.shape(),
             " differ in batch or d_model");
-  const int64_t d_model = q.dim(2);
+  return scaled_dot_product_attention({q, 0}, {k, 0}, {v, 0}, q.dim(2), opt);
+}
+
+Variable scaled_dot_product_attention(const AttentionInput& qi, const AttentionInput& ki, const AttentionInput& vi,
+                                      int64_t d_model, const AttentionOptions& opt) {
+  const Variable &q = qi.source, &k = ki.source, &v = vi.source;
+  for (const AttentionInput* in : {&qi, &ki, &vi})
+    TFM_CHECK(in->source.shape().ndim() == 3 && in->column >= 0 && in->column + d_model <= in->source.dim(2),
+              "attention: columns [", in->column, ", ", in->column + d_model, ") do not fit in ", in->source.shape());
+  TFM_CHECK(k.dim(0) == q.dim(0) && v.dim(0) == q.dim(0) && k.dim(1) == v.dim(1), "attention: q ", q.shape(),
+            ", k ", k.shape(), " and v ", v.shape(), " differ in batch or key length");
   TFM_CHECK(opt.n_head > 0 && d_model % opt.n_head == 0, "attention: d_model ", d_model,
             " is not divisible by n_head ", opt.n_head);
   AttentionDims d;
@@ -20,7 +30,10 @@ Variable scaled_dot_product_attention(const Variable& q, const Variable& k, cons
   d.q_len = q.dim(1);
   d.kv_len = k.dim(1);
   d.head_dim = d_model / opt.n_head;
-  d.ldq = d.ldk = d.ldv = d.ldo = d_model;
+  d.ldq = q.dim(2);
+  d.ldk = k.dim(2);
+  d.ldv = v.dim(2);
+  d.ldo = d_model;
   d.causal = opt.causal;
   d.window = opt.window;
   d.q_offset = opt.q_offset;
@@ -37,17 +50,21 @@ Variable scaled_dot_product_attention(const Variable& q, const Variable& k, cons
     d.dropout_first_block = opt.generator->reserve(attention_dropout_blocks(d));
   }
   const AttentionPlan plan = attention_plan(d);
-  Tensor out = Tensor::empty(q.shape());
+  Tensor out = Tensor::empty({d.batch, d.q_len, d_model});
   Tensor P = Tensor::empty({plan.p_numel(d)});
-  attention_forward(out.data(), P.data(), q.data().data(), k.data().data(), v.data().data(), d, plan);
+  const int64_t cq = qi.column, ck = ki.column, cv = vi.column;
+  attention_forward(out.data(), P.data(), q.data().data() + cq, k.data().data() + ck, v.data().data() + cv, d, plan);
   if (opt.weights != nullptr) {
     *opt.weights = Tensor::empty({d.batch, d.n_head, d.q_len, d.kv_len});
     attention_dense_weights(opt.weights->data(), P.data(), d, plan);
   }
   Tensor padding = opt.key_padding;  // keeps the mask alive for the backward pass
-  return make_result(out, {&q, &k, &v}, "attention", [q, k, v, P, d, plan, padding](const Tensor& g) {
-    attention_backward(grad_ptr(q), grad_ptr(k), grad_ptr(v), g.data(), P.data(), q.data().data(),
-                       k.data().data(), v.data().data(), d, plan);
+  return make_result(out, {&q, &k, &v}, "attention", [q, k, v, cq, ck, cv, P, d, plan, padding](const Tensor& g) {
+    float* dq = grad_ptr(q);
+    float* dk = grad_ptr(k);
+    float* dv = grad_ptr(v);
+    attention_backward(dq ? dq + cq : nullptr, dk ? dk + ck : nullptr, dv ? dv + cv : nullptr, g.data(), P.data(),
+                       q.data().data() + cq, k.data().data() + ck, v.data().data() + cv, d, plan);
   });
 }
 

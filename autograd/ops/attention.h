@@ -21,4 +21,14 @@ struct AttentionOptions {
 Variable scaled_dot_product_attention(const Variable& q, const Variable& k, const Variable& v,
                                       const AttentionOptions& options);
 
+// The same, reading q, k and v as d_model columns starting at `column` of wider
+// tensors, as a fused projection produces them ([B, T, 3·d_model] for q|k|v):
+// no copies, and the gradients land in the same columns of the sources' gradients.
+struct AttentionInput {
+  Variable source;     // [B, len, width]
+  int64_t column = 0;  // first of the d_model columns
+};
+Variable scaled_dot_product_attention(const AttentionInput& q, const AttentionInput& k, const AttentionInput& v,
+                                      int64_t d_model, const AttentionOptions& options);
+
 }  // namespace tfm

@@ -1,5 +1,8 @@
 #include "autograd/ops/linear.h"
 
+#include <algorithm>
+
+#include "core/kernels/elementwise.h"
 #include "core/kernels/matmul.h"
 
 namespace tfm {
@@ -21,6 +24,91 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
   return make_result(out, {&x, &weight, &bias}, "linear", [x, weight, bias, rows, n_in, n_out](const Tensor& g) {
     linear_backward(grad_ptr(x), grad_ptr(weight), bias.defined() ? grad_ptr(bias) : nullptr, g.data(),
                     x.data().data(), weight.data().data(), rows, n_in, n_out);
+  });
+}
+
+namespace {
+// True when the parts' buffers follow each other in memory (one [Σ rows, cols] matrix).
+bool back_to_back(const std::vector<const float*>& ptrs, const std::vector<int64_t>& sizes) {
+  for (size_t i = 0; i + 1 < ptrs.size(); ++i)
+    if (ptrs[i] == nullptr || ptrs[i] + sizes[i] != ptrs[i + 1]) return false;
+  return !ptrs.empty() && ptrs.back() != nullptr;
+}
+}  // namespace
+
+Variable linear_concat(const Variable& x, const std::vector<Variable>& weights, const std::vector<Variable>& biases) {
+  TFM_CHECK(!weights.empty() && weights.size() == biases.size(), "linear_concat: expected as many biases (",
+            biases.size(), ") as weights (", weights.size(), ")");
+  const int64_t n_in = x.shape().last(), rows = x.shape().rows();
+  std::vector<int64_t> offsets, widths, w_sizes;
+  int64_t total = 0;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    const Variable& w = weights[i];
+    TFM_CHECK(w.shape().ndim() == 2 && w.dim(1) == n_in, "linear_concat: weight ", i, " ", w.shape(),
+              " does not match input ", x.shape());
+    TFM_CHECK(biases[i].defined() && biases[i].shape() == Shape({w.dim(0)}), "linear_concat: bias ", i,
+              " must be [", w.dim(0), "]");
+    offsets.push_back(total);
+    widths.push_back(w.dim(0));
+    w_sizes.push_back(w.numel());
+    total += w.dim(0);
+  }
+  Shape out_shape = x.shape();
+  out_shape[out_shape.ndim() - 1] = total;
+  Tensor out = Tensor::empty(out_shape);
+  std::vector<const float*> w_ptrs, b_ptrs;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    w_ptrs.push_back(weights[i].data().data());
+    b_ptrs.push_back(biases[i].data().data());
+  }
+  if (back_to_back(w_ptrs, w_sizes) && back_to_back(b_ptrs, widths)) {
+    linear_forward(out.data(), x.data().data(), w_ptrs[0], b_ptrs[0], rows, n_in, total);
+  } else {
+    for (size_t i = 0; i < weights.size(); ++i) {
+      float* o = out.data() + offsets[i];
+      for (int64_t r = 0; r < rows; ++r) std::copy(b_ptrs[i], b_ptrs[i] + widths[i], o + r * total);
+      gemm(false, true, rows, widths[i], n_in, 1.0f, x.data().data(), n_in, w_ptrs[i], n_in, 1.0f, o, total);
+    }
+  }
+  std::vector<const Variable*> inputs{&x};
+  for (auto& w : weights) inputs.push_back(&w);
+  for (auto& b : biases) inputs.push_back(&b);
+  return make_result(out, inputs, "linear_concat",
+                     [x, weights, biases, rows, n_in, total, offsets, widths, w_sizes](const Tensor& g) {
+    const size_t n = weights.size();
+    std::vector<const float*> w_ptrs, dw_ptrs, db_ptrs;
+    for (size_t i = 0; i < n; ++i) {
+      w_ptrs.push_back(weights[i].data().data());
+      dw_ptrs.push_back(grad_ptr(weights[i]));
+      db_ptrs.push_back(grad_ptr(biases[i]));
+    }
+    const float* X = x.data().data();
+    if (float* dx = grad_ptr(x)) {
+      if (back_to_back(w_ptrs, w_sizes)) {
+        gemm(false, false, rows, n_in, total, 1.0f, g.data(), total, w_ptrs[0], n_in, 1.0f, dx, n_in);
+      } else {
+        for (size_t i = 0; i < n; ++i)
+          gemm(false, false, rows, n_in, widths[i], 1.0f, g.data() + offsets[i], total, w_ptrs[i], n_in, 1.0f, dx, n_in);
+      }
+    }
+    if (back_to_back(dw_ptrs, w_sizes)) {
+      gemm(true, false, total, n_in, rows, 1.0f, g.data(), total, X, n_in, 1.0f, const_cast<float*>(dw_ptrs[0]), n_in);
+    } else {
+      for (size_t i = 0; i < n; ++i)
+        if (dw_ptrs[i])
+          gemm(true, false, widths[i], n_in, rows, 1.0f, g.data() + offsets[i], total, X, n_in, 1.0f,
+               const_cast<float*>(dw_ptrs[i]), n_in);
+    }
+    if (back_to_back(db_ptrs, widths)) {
+      sum_rows_accumulate(const_cast<float*>(db_ptrs[0]), g.data(), rows, total);
+    } else {
+      for (size_t i = 0; i < n; ++i) {
+        if (!db_ptrs[i]) continue;
+        float* db = const_cast<float*>(db_ptrs[i]);
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t j = 0; j < widths[i]; ++j) db[j] += g.data()[r * total + offsets[i] + j];
+      }
+    }
   });
 }
 

@@ -117,22 +117,18 @@ void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 }
 
 // GemmBackend::Auto, chosen from bench_kernels measurements (2 threads, AVX-512;
-// numbers in docs/PERFORMANCE.md, "Kernels (issue 3)"):
-// - Inside an OpenMP parallel region (attention's per-block GEMMs): sgemm. oneDNN
-//   runs single-threaded there either way, and the primitive path serialises its
-//   callers on the cached memory objects (~2.7x slower).
-// - One GEMM: sgemm. For these shapes the matmul primitive dispatches to the same
-//   jit sgemm kernel and only adds a cache lookup and a lock (10-20% slower on
-//   64-row and 1-row inputs, a tie elsewhere).
-// - Batched NN with every matrix densely packed: the primitive. oneDNN then runs
-//   its batched brgemm kernel, 14-27% faster than one sgemm per matrix; with a
-//   transposed operand brgemm ties (Bᵀ) or loses (Aᵀ, -18%), and on strided
-//   layouts (heads as column slices) oneDNN falls back to jit sgemm anyway.
-bool in_parallel() { return omp_in_parallel() != 0; }
-
+// numbers in docs/PERFORMANCE.md, "Kernels (issue 3)"). gemm always uses sgemm:
+// for single GEMMs the matmul primitive dispatches to the same jit sgemm kernel and
+// only adds a cache lookup and a lock (a tie on large shapes, 10-20% slower on
+// 64-row and 1-row inputs), and inside a parallel region (attention's per-block
+// GEMMs) it also serialises the threads (~2.7x slower). gemm_batched uses the
+// primitive for NN batches of small (M·N·K ≤ 2^24), densely packed matrices: oneDNN
+// then runs its batched brgemm kernel, 7-27% faster than one sgemm per matrix. With
+// a transposed operand brgemm ties (Bᵀ) or loses (Aᵀ, -18%), on 2 × 512³ it loses
+// 1-7%, and strided layouts (heads as column slices) fall back to jit sgemm anyway.
 GemmBackend auto_backend_batched(int64_t batch, bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t lda,
                                  int64_t sa, int64_t ldb, int64_t sb, int64_t ldc, int64_t sc) {
-  if (in_parallel() || batch < 2 || ta || tb) return GemmBackend::Sgemm;
+  if (omp_in_parallel() || batch < 2 || ta || tb || M * N * K > (int64_t{1} << 24)) return GemmBackend::Sgemm;
   const bool dense = lda == K && sa == M * K && ldb == N && sb == K * N && ldc == N && sc == M * N;
   return dense ? GemmBackend::Primitive : GemmBackend::Sgemm;
 }
