@@ -19,8 +19,6 @@ namespace tfm {
 namespace {
 using namespace tfm::testing;
 
-#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
-
 const nlohmann::json kLm = {{"type", "lm"},   {"n_layer", 2},  {"n_head", 2},     {"d_model", 8},
                             {"d_ff", 16},     {"seq_len", 5},  {"vocab_size", 7}, {"tie_embeddings", false},
                             {"norm", "post"}, {"dropout", 0.0}, {"attention_window", 3}};

@@ -12,19 +12,7 @@
 
 namespace tfm {
 namespace {
-
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected tfm::Error";
-  return "";
-}
-
-#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
+using namespace tfm::testing;
 
 const nlohmann::json kTrain = nlohmann::json::parse(R"({
   "steps": 100, "lr": 3e-4, "warmup": 10.0, "half": 2.5, "flag": true, "name": "adamw",

@@ -16,47 +16,13 @@
 
 #include "core/error.h"
 #include "tools/train_config.h"
+#include "test_util.h"
 
 namespace tfm {
 namespace {
+using namespace tfm::testing;
 
 namespace fs = std::filesystem;
-
-std::string error_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no tfm::Error thrown>";
-}
-
-#define EXPECT_CONTAINS(haystack, needle)                                                              \
-  do {                                                                                                 \
-    const std::string _h = (haystack);                                                                 \
-    EXPECT_NE(_h.find(needle), std::string::npos) << "\"" << _h << "\" lacks \"" << (needle) << "\""; \
-  } while (0)
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "tfm-data-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name, const std::string& contents) const {
-    const std::string p = (fs::path(path_) / name).string();
-    std::ofstream(p, std::ios::binary) << contents;
-    return p;
-  }
-  std::string path(const std::string& name = "") const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
-};
 
 std::vector<int32_t> iota_ids(int32_t n, int32_t first) {
   std::vector<int32_t> ids(n);

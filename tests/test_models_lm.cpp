@@ -15,19 +15,6 @@ namespace tfm {
 namespace {
 using namespace tfm::testing;
 
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected tfm::Error";
-  return "";
-}
-
-#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
-
 // The tiny model of the gradchecks: 2 layers, d_model 8, 2 heads, d_ff 16, seq_len 5, vocab 7.
 nlohmann::json tiny(const nlohmann::json& overrides = nlohmann::json::object()) {
   nlohmann::json j = {{"type", "lm"}, {"n_layer", 2},   {"n_head", 2},     {"d_model", 8},

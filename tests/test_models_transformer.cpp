@@ -16,19 +16,6 @@ namespace tfm {
 namespace {
 using namespace tfm::testing;
 
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected tfm::Error";
-  return "";
-}
-
-#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
-
 constexpr int64_t kVocab = 7, kSource = 6, kTarget = 5;
 
 nlohmann::json tiny(const nlohmann::json& overrides = nlohmann::json::object()) {

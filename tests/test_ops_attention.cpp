@@ -197,17 +197,6 @@ TEST(AttentionOp, DropoutAdvancesTheGeneratorOnlyWhenTraining) {
   expect_close(scaled_dot_product_attention(x, x, x, o).data(), a.data(), 0.0f);
 }
 
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected tfm::Error";
-  return "";
-}
-
 TEST(AttentionOp, InvalidArgumentsNameTheProblem) {
   Variable x(random_tensor({2, 5, 12}, 1)), kv(random_tensor({2, 4, 12}, 2)), narrow(random_tensor({2, 4, 8}, 3));
   EXPECT_NE(error_message([&] { scaled_dot_product_attention(x, x, x, options(5)); })

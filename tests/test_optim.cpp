@@ -20,23 +20,9 @@
 
 namespace tfm {
 namespace {
+using namespace tfm::testing;
 
 using testing::random_tensor;
-
-std::string error_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no tfm::Error thrown>";
-}
-
-#define EXPECT_CONTAINS(haystack, needle)                                                              \
-  do {                                                                                                 \
-    const std::string _h = (haystack);                                                                 \
-    EXPECT_NE(_h.find(needle), std::string::npos) << "\"" << _h << "\" lacks \"" << (needle) << "\""; \
-  } while (0)
 
 // A model-shaped parameter set: a matrix (decayed), a bias and a LayerNorm
 // gain (1-D, exempt), an embedding table (exempt unless decay_embeddings).

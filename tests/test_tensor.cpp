@@ -10,18 +10,6 @@ namespace tfm {
 namespace {
 using namespace tfm::testing;
 
-// Runs f, expects a tfm::Error and returns its message.
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected tfm::Error";
-  return "";
-}
-
 TEST(Shape, ReportsExtentsNumelRowsAndLast) {
   Shape s{2, 3, 5};
   EXPECT_EQ(s.ndim(), 3);

@@ -12,24 +12,11 @@
 #include <vector>
 
 #include "core/error.h"
+#include "test_util.h"
 
 namespace tfm {
 namespace {
-
-std::string error_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no tfm::Error thrown>";
-}
-
-#define EXPECT_CONTAINS(haystack, needle)                                              \
-  do {                                                                                 \
-    const std::string _h = (haystack);                                                 \
-    EXPECT_NE(_h.find(needle), std::string::npos) << "\"" << _h << "\" lacks \"" << (needle) << "\""; \
-  } while (0)
+using namespace tfm::testing;
 
 std::unique_ptr<Tokenizer> train(const std::string& type, const std::string& text, int64_t vocab_size = 0,
                                  int64_t min_freq = 1) {

@@ -27,63 +27,13 @@
 #include "core/safetensors.h"
 #include "models/checkpoint.h"
 #include "tools/lm_commands.h"
+#include "test_util.h"
 
 namespace tfm {
 namespace {
+using namespace tfm::testing;
 
 namespace fs = std::filesystem;
-
-#define EXPECT_CONTAINS(haystack, needle)                                                              \
-  do {                                                                                                 \
-    const std::string _h = (haystack);                                                                 \
-    EXPECT_NE(_h.find(needle), std::string::npos) << "\"" << _h << "\" lacks \"" << (needle) << "\""; \
-  } while (0)
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "tfm-train-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name, const std::string& contents) const {
-    const std::string p = path(name);
-    std::ofstream(p, std::ios::binary) << contents;
-    return p;
-  }
-  std::string path(const std::string& name = "") const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
-};
-
-struct ProcessResult {
-  int code = -1;
-  std::string out, err;
-};
-
-// Runs `tfm ARGS` in `cwd` through the shell (a time limit guards against hangs).
-ProcessResult tfm(const std::string& args, const std::string& cwd) {
-  const std::string out = cwd + "/.stdout", err = cwd + "/.stderr";
-  const std::string cmd = "cd '" + cwd + "' && timeout 120 '" + std::string(TFM_EXE) + "' " + args + " >'" + out +
-                          "' 2>'" + err + "' </dev/null";
-  const int status = std::system(cmd.c_str());
-  ProcessResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
 
 // Starts `tfm ARGS` in `cwd` as a child process (output to `log`), for tests that signal it.
 pid_t spawn_tfm(const std::vector<std::string>& args, const std::string& cwd, const std::string& log) {

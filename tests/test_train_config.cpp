@@ -13,26 +13,13 @@
 #include <vector>
 
 #include "core/error.h"
+#include "test_util.h"
 
 namespace tfm {
 namespace {
+using namespace tfm::testing;
 
 namespace fs = std::filesystem;
-
-std::string error_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no tfm::Error thrown>";
-}
-
-#define EXPECT_CONTAINS(haystack, needle)                                                              \
-  do {                                                                                                 \
-    const std::string _h = (haystack);                                                                 \
-    EXPECT_NE(_h.find(needle), std::string::npos) << "\"" << _h << "\" lacks \"" << (needle) << "\""; \
-  } while (0)
 
 nlohmann::json minimal() {
   return {{"model", {{"type", "lm"}, {"d_model", 32}}}, {"data", {{"train", {"corpus.txt"}}}}};
@@ -44,27 +31,6 @@ std::string parse_error_with(const std::string& section, const std::string& key,
   j[section][key] = value;
   return error_message([&] { TrainConfig::parse(j); });
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "tfm-train-config-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name, const std::string& contents) const {
-    const std::string p = (fs::path(path_) / name).string();
-    std::ofstream(p, std::ios::binary) << contents;
-    return p;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 TEST(TrainConfig, MinimalConfigGetsTheDocumentedDefaults) {
   const TrainConfig c = TrainConfig::parse(minimal());

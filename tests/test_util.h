@@ -2,11 +2,20 @@
 // Helpers shared by the unit tests: seeded random tensors and naive references.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+#include <sys/wait.h>
+
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "autograd/gradcheck.h"
 #include "autograd/variable.h"
+#include "core/error.h"
 #include "core/rng.h"
 #include "core/tensor.h"
 
@@ -38,6 +47,75 @@ inline void expect_close(const float* a, const float* b, int64_t n, float atol, 
 inline void expect_close(const Tensor& a, const Tensor& b, float atol, float rtol = 0.0f) {
   ASSERT_EQ(a.shape(), b.shape());
   expect_close(a.data(), b.data(), a.numel(), atol, rtol);
+}
+
+// Runs f, expects a tfm::Error and returns its message.
+template <typename F>
+std::string error_message(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected tfm::Error";
+  return "<no tfm::Error thrown>";
+}
+
+#define EXPECT_CONTAINS(haystack, needle)                                                              \
+  do {                                                                                                 \
+    const std::string _h = (haystack);                                                                 \
+    EXPECT_NE(_h.find(needle), std::string::npos) << "\"" << _h << "\" lacks \"" << (needle) << "\""; \
+  } while (0)
+
+// A fresh directory under the system temp dir, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "tfm-test-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  // Writes contents to name inside the directory; returns its path.
+  std::string file(const std::string& name, const std::string& contents) const {
+    const std::string p = path(name);
+    std::ofstream(p, std::ios::binary) << contents;
+    return p;
+  }
+  std::string path(const std::string& name = "") const { return (std::filesystem::path(path_) / name).string(); }
+
+ private:
+  std::string path_;
+};
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct ProcessResult {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs `tfm ARGS` in `cwd` (a time limit guards against hangs); arguments are
+// passed through the shell, so tests quote them.
+inline ProcessResult tfm(const std::string& args, const std::string& cwd) {
+  const std::string out = cwd + "/.stdout", err = cwd + "/.stderr";
+  const std::string cmd = "cd '" + cwd + "' && timeout 120 '" + std::string(TFM_EXE) + "' " + args + " >'" + out +
+                          "' 2>'" + err + "' </dev/null";
+  const int status = std::system(cmd.c_str());
+  ProcessResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
 }
 
 #define EXPECT_GRADCHECK(fn, inputs, ...)                                         \

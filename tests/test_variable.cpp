@@ -11,17 +11,6 @@ namespace tfm {
 namespace {
 using namespace tfm::testing;
 
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected tfm::Error";
-  return "";
-}
-
 TEST(Variable, ScalarBackwardSeedsWithOne) {
   Variable x = random_param({7}, 1);
   Variable y = sum(scale(x, 3.0f));
