@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/tensor.h"
 #include "core/kernels/vecmath.h"
 
 namespace tfm {
@@ -13,6 +14,12 @@ CrossEntropyResult cross_entropy_forward(float* lse, float* row_loss, const floa
   for (int64_t r = 0; r < rows; ++r)
     TFM_CHECK(targets[r] == ignore_index || (targets[r] >= 0 && targets[r] < vocab), "cross_entropy: target ",
               targets[r], " at row ", r, " out of range [0, ", vocab, ")");
+  // Per-row losses are computed in the parallel pass; without a caller buffer, in scratch.
+  Tensor scratch;
+  if (row_loss == nullptr) {
+    scratch = Tensor::empty({rows});
+    row_loss = scratch.data();
+  }
   double loss_sum = 0.0;
   int64_t count = 0;
   // Rows are summed in order after the parallel part: deterministic for any thread count.
@@ -30,27 +37,18 @@ CrossEntropyResult cross_entropy_forward(float* lse, float* row_loss, const floa
     }
     const float l = mx + std::log(sum);
     lse[r] = l;
-    if (row_loss != nullptr) {
-      if (targets[r] == ignore_index) {
-        row_loss[r] = 0.0f;
-      } else {
-        const float nll = l - x[targets[r]];
-        const float smooth = l - sum_x / static_cast<float>(vocab);  // mean_j(−log p_j)
-        row_loss[r] = (1.0f - label_smoothing) * nll + label_smoothing * smooth;
-      }
+    if (targets[r] == ignore_index) {
+      row_loss[r] = 0.0f;
+    } else {
+      const float nll = l - x[targets[r]];
+      const float smooth = l - sum_x / static_cast<float>(vocab);  // mean_j(−log p_j)
+      row_loss[r] = (1.0f - label_smoothing) * nll + label_smoothing * smooth;
     }
   }
   for (int64_t r = 0; r < rows; ++r) {
     if (targets[r] == ignore_index) continue;
     ++count;
-    if (row_loss != nullptr) {
-      loss_sum += row_loss[r];
-    } else {
-      const float* x = logits + r * vocab;
-      double sum_x = 0.0;
-      for (int64_t j = 0; j < vocab; ++j) sum_x += x[j];
-      loss_sum += (1.0 - label_smoothing) * (lse[r] - x[targets[r]]) + label_smoothing * (lse[r] - sum_x / vocab);
-    }
+    loss_sum += row_loss[r];
   }
   return {loss_sum, count};
 }
