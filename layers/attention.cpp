@@ -62,6 +62,7 @@ void append_rows(Tensor& dst, const Tensor& src, int64_t at) {
 Tensor prefix_rows(const Tensor& t, int64_t len) {
   const int64_t B = t.dim(0), cap = t.dim(1), d = t.dim(2);
   if (len == cap) return t;
+  if (B == 1) return t[0].slice(0, len).reshape({1, len, d});  // contiguous already: a view, no copy
   Tensor out = Tensor::empty({B, len, d});
   for (int64_t b = 0; b < B; ++b) std::memcpy(out.data() + b * len * d, t.data() + b * cap * d, len * d * sizeof(float));
   return out;
