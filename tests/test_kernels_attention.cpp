@@ -106,6 +106,19 @@ void check_case(const AttentionDims& d, uint64_t seed, bool check_backward = tru
   Tensor G = random_tensor({d.batch, d.q_len, d.ldo}, seed + 3);
   Tensor dQ = Tensor::zeros(Q.shape()), dK = Tensor::zeros(K.shape()), dV = Tensor::zeros(V.shape());
   attention_backward(dQ.data(), dK.data(), dV.data(), G.data(), P.data(), Q.data(), K.data(), V.data(), d, plan);
+  {
+    // Without stored weights (P null) the forward pass gives the same output and
+    // the backward pass, recomputing each block's weights, the same gradients.
+    Tensor O2 = Tensor::empty(O.shape());
+    attention_forward(O2.data(), nullptr, Q.data(), K.data(), V.data(), d, plan);
+    Tensor dQ2 = Tensor::zeros(Q.shape()), dK2 = Tensor::zeros(K.shape()), dV2 = Tensor::zeros(V.shape());
+    attention_backward(dQ2.data(), dK2.data(), dV2.data(), G.data(), nullptr, Q.data(), K.data(), V.data(), d, plan);
+    for (int64_t r = 0; r < d.batch * d.q_len; ++r)
+      for (int64_t c = 0; c < width; ++c) ASSERT_EQ(O2.at(r * d.ldo + c), O.at(r * d.ldo + c)) << "recompute output";
+    for (int64_t i = 0; i < dQ.numel(); ++i) ASSERT_EQ(dQ2.at(i), dQ.at(i)) << "recompute dQ " << i;
+    for (int64_t i = 0; i < dK.numel(); ++i) ASSERT_EQ(dK2.at(i), dK.at(i)) << "recompute dK " << i;
+    for (int64_t i = 0; i < dV.numel(); ++i) ASSERT_EQ(dV2.at(i), dV.at(i)) << "recompute dV " << i;
+  }
   auto loss = [&] {
     const Reference r = reference(q, k, v, d);
     double l = 0.0;

@@ -139,15 +139,19 @@ TEST(AttentionOp, WindowCoveringTheSequenceEqualsGlobal) {
 }
 
 TEST(AttentionOp, GradcheckForEveryMaskKind) {
-  uint64_t seed = 200;
-  for (Case c : cases()) {
-    SCOPED_TRACE(c.name);
-    std::vector<Variable> in{random_param({c.batch, c.q_len, 12}, seed++, -2.0f, 2.0f),
-                             random_param({c.batch, c.kv_len, 12}, seed++, -2.0f, 2.0f),
-                             random_param({c.batch, c.kv_len, 12}, seed++)};
-    const AttentionOptions o = c.options;
-    EXPECT_GRADCHECK(
-        [o](const std::vector<Variable>& v) { return scaled_dot_product_attention(v[0], v[1], v[2], o); }, in);
+  // Both backward paths: stored softmax weights, and weights recomputed per block.
+  for (auto mode : {AttentionOptions::Recompute::Never, AttentionOptions::Recompute::Always}) {
+    uint64_t seed = 200;
+    for (Case c : cases()) {
+      SCOPED_TRACE(std::string(c.name) + (mode == AttentionOptions::Recompute::Always ? " (recompute)" : " (stored)"));
+      std::vector<Variable> in{random_param({c.batch, c.q_len, 12}, seed++, -2.0f, 2.0f),
+                               random_param({c.batch, c.kv_len, 12}, seed++, -2.0f, 2.0f),
+                               random_param({c.batch, c.kv_len, 12}, seed++)};
+      AttentionOptions o = c.options;
+      o.recompute = mode;
+      EXPECT_GRADCHECK(
+          [o](const std::vector<Variable>& v) { return scaled_dot_product_attention(v[0], v[1], v[2], o); }, in);
+    }
   }
 }
 
@@ -165,12 +169,17 @@ TEST(AttentionOp, DropoutGradcheckWithAFixedMask) {
   Generator gen(7, 3);
   std::vector<Variable> in{random_param({2, 6, 12}, 400, -2.0f, 2.0f), random_param({2, 6, 12}, 401, -2.0f, 2.0f),
                            random_param({2, 6, 12}, 402)};
-  auto f = [&gen](const std::vector<Variable>& v) {
+  AttentionOptions::Recompute mode = AttentionOptions::Recompute::Never;
+  auto f = [&gen, &mode](const std::vector<Variable>& v) {
     gen.set_state(7, 3);  // every evaluation draws the same mask
-    return scaled_dot_product_attention(
-        v[0], v[1], v[2], with_dropout(options(3, true), 0.4f, true, &gen));
+    AttentionOptions o = with_dropout(options(3, true), 0.4f, true, &gen);
+    o.recompute = mode;
+    return scaled_dot_product_attention(v[0], v[1], v[2], o);
   };
   EXPECT_GRADCHECK(f, in);
+  mode = AttentionOptions::Recompute::Always;  // the recomputed weights see the same mask
+  EXPECT_GRADCHECK(f, in);
+  mode = AttentionOptions::Recompute::Never;
   // The mask is really applied: without dropout the output differs.
   const Variable dropped = f(in);
   const Variable plain = scaled_dot_product_attention(in[0], in[1], in[2], options(3, true));

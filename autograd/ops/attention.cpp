@@ -51,19 +51,27 @@ Variable scaled_dot_product_attention(const AttentionInput& qi, const AttentionI
   }
   const AttentionPlan plan = attention_plan(d);
   Tensor out = Tensor::empty({d.batch, d.q_len, d_model});
-  Tensor P = Tensor::empty({plan.p_numel(d)});
+  const bool needs_grad = grad_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
+  const int64_t p_bytes = plan.p_numel(d) * static_cast<int64_t>(sizeof(float));
+  const bool keep_p = opt.recompute == AttentionOptions::Recompute::Never ||
+                      (opt.recompute == AttentionOptions::Recompute::Auto && p_bytes <= kAttentionStoreLimitBytes);
+  // P is materialised when the caller wants the weights or the backward pass keeps it.
+  Tensor P;
+  if (opt.weights != nullptr || (needs_grad && keep_p)) P = Tensor::empty({plan.p_numel(d)});
   const int64_t cq = qi.column, ck = ki.column, cv = vi.column;
-  attention_forward(out.data(), P.data(), q.data().data() + cq, k.data().data() + ck, v.data().data() + cv, d, plan);
+  attention_forward(out.data(), P.defined() ? P.data() : nullptr, q.data().data() + cq, k.data().data() + ck,
+                    v.data().data() + cv, d, plan);
   if (opt.weights != nullptr) {
     *opt.weights = Tensor::empty({d.batch, d.n_head, d.q_len, d.kv_len});
     attention_dense_weights(opt.weights->data(), P.data(), d, plan);
+    if (!keep_p) P = Tensor();  // returned, but not kept for the backward pass
   }
   Tensor padding = opt.key_padding;  // keeps the mask alive for the backward pass
   return make_result(out, {&q, &k, &v}, "attention", [q, k, v, cq, ck, cv, P, d, plan, padding](const Tensor& g) {
     float* dq = grad_ptr(q);
     float* dk = grad_ptr(k);
     float* dv = grad_ptr(v);
-    attention_backward(dq ? dq + cq : nullptr, dk ? dk + ck : nullptr, dv ? dv + cv : nullptr, g.data(), P.data(),
+    attention_backward(dq ? dq + cq : nullptr, dk ? dk + ck : nullptr, dv ? dv + cv : nullptr, g.data(), P.defined() ? P.data() : nullptr,
                        q.data().data() + cq, k.data().data() + ck, v.data().data() + cv, d, plan);
   });
 }

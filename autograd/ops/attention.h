@@ -14,7 +14,15 @@ struct AttentionOptions {
   bool training = false;
   Generator* generator = nullptr;  // for dropout; required when dropout is active
   Tensor* weights = nullptr;       // when set, receives dense weights [batch, n_head, q_len, kv_len]
+  // Keep the softmax weights for the backward pass (fast, memory O(T²) per
+  // head for global attention) or recompute them block by block (one more
+  // Q Kᵀ GEMM, memory O(T)). Auto stores them when they take at most
+  // kAttentionStoreLimitBytes, as at the usual training lengths.
+  enum class Recompute { Auto, Always, Never };
+  Recompute recompute = Recompute::Auto;
 };
+
+inline constexpr int64_t kAttentionStoreLimitBytes = int64_t{64} << 20;
 
 // Multi-head scaled dot-product attention: q [B, Tq, d], k and v [B, Tk, d],
 // heads as contiguous chunks of d/n_head columns → [B, Tq, d] (heads concatenated).

@@ -41,9 +41,47 @@ inline bool keep(const Generator& gen, const AttentionDims& d, int64_t bh, int64
   return u32_to_unit_float(gen.block(d.dropout_first_block + idx / 4)[idx % 4]) >= d.dropout_p;
 }
 
-// Scratch: per thread, two block_q × width buffers.
+// Scratch: per thread, three block_q × width buffers (dropped-out weights, the
+// weight gradient, and the recomputed weights when P is not stored).
+constexpr int64_t kScratchSlots = 3;
 Tensor thread_scratch(const AttentionPlan& plan) {
-  return Tensor::empty({omp_get_max_threads(), 2, plan.block_q, std::max<int64_t>(plan.width, 1)});
+  return Tensor::empty({omp_get_max_threads(), kScratchSlots, plan.block_q, std::max<int64_t>(plan.width, 1)});
+}
+
+// Softmax weights of one query block, rows of width W (zero-padded past the
+// block's nk keys and past its nq rows): Pb = softmax(scale·Qb Kbᵀ + mask).
+void block_weights(float* Pb, const float* Qb, const float* Kb, const AttentionDims& d, const AttentionPlan& plan,
+                   int64_t b, int64_t q0, int64_t nq, int64_t k0, int64_t nk, float scale) {
+  const int64_t W = plan.width, BQ = plan.block_q;
+  gemm(false, true, nq, nk, d.head_dim, scale, Qb, d.ldq, Kb, d.ldk, 0.0f, Pb, W);
+  const int32_t* pad = d.key_padding ? d.key_padding + b * d.kv_len : nullptr;
+  for (int64_t i = 0; i < nq; ++i) {
+    float* row = Pb + i * W;
+    int64_t lo, hi;
+    key_range(d, d.q_offset + q0 + i, &lo, &hi);
+    float mx = -std::numeric_limits<float>::infinity();
+    for (int64_t c = 0; c < nk; ++c) {
+      const int64_t j = k0 + c;
+      const bool visible = j >= lo && j < hi && !(pad && pad[j]);
+      if (!visible) row[c] = -std::numeric_limits<float>::infinity();
+      mx = std::max(mx, row[c]);
+    }
+    float sum = 0.0f;
+    if (mx == -std::numeric_limits<float>::infinity()) {
+      std::fill(row, row + nk, 0.0f);  // nothing visible: zero weights, zero output
+    } else {
+#pragma omp simd reduction(+ : sum)
+      for (int64_t c = 0; c < nk; ++c) {
+        row[c] = vec::exp(row[c] - mx);
+        sum += row[c];
+      }
+      const float inv = 1.0f / sum;
+#pragma omp simd
+      for (int64_t c = 0; c < nk; ++c) row[c] *= inv;
+    }
+    std::fill(row + nk, row + W, 0.0f);
+  }
+  for (int64_t i = nq; i < BQ; ++i) std::fill(Pb + i * W, Pb + (i + 1) * W, 0.0f);
 }
 
 }  // namespace
@@ -95,7 +133,8 @@ void attention_forward(float* O, float* P, const float* Q, const float* K, const
       const int64_t b = bh / H, h = bh % H;
       const int64_t q0 = blk * BQ, q1 = std::min(d.q_len, q0 + BQ), nq = q1 - q0;
       const int64_t k0 = plan.key_begin(d, blk), k1 = plan.key_end(d, blk), nk = k1 - k0;
-      float* Pb = P + (bh * plan.n_blocks + blk) * BQ * W;
+      float* slots = scratch.data() + omp_get_thread_num() * kScratchSlots * BQ * W;
+      float* Pb = P ? P + (bh * plan.n_blocks + blk) * BQ * W : slots + 2 * BQ * W;
       const float* Qb = Q + (b * d.q_len + q0) * d.ldq + h * dh;
       const float* Kb = K + (b * d.kv_len + k0) * d.ldk + h * dh;
       const float* Vb = V + (b * d.kv_len + k0) * d.ldv + h * dh;
@@ -105,38 +144,10 @@ void attention_forward(float* O, float* P, const float* Q, const float* K, const
         for (int64_t i = 0; i < nq; ++i) std::memset(Ob + i * d.ldo, 0, dh * sizeof(float));
         continue;
       }
-      gemm(false, true, nq, nk, dh, scale, Qb, d.ldq, Kb, d.ldk, 0.0f, Pb, W);
-      const int32_t* pad = d.key_padding ? d.key_padding + b * d.kv_len : nullptr;
-      for (int64_t i = 0; i < nq; ++i) {
-        float* row = Pb + i * W;
-        int64_t lo, hi;
-        key_range(d, d.q_offset + q0 + i, &lo, &hi);
-        float mx = -std::numeric_limits<float>::infinity();
-        for (int64_t c = 0; c < nk; ++c) {
-          const int64_t j = k0 + c;
-          const bool visible = j >= lo && j < hi && !(pad && pad[j]);
-          if (!visible) row[c] = -std::numeric_limits<float>::infinity();
-          mx = std::max(mx, row[c]);
-        }
-        float sum = 0.0f;
-        if (mx == -std::numeric_limits<float>::infinity()) {
-          std::fill(row, row + nk, 0.0f);  // nothing visible: zero weights, zero output
-        } else {
-#pragma omp simd reduction(+ : sum)
-          for (int64_t c = 0; c < nk; ++c) {
-            row[c] = vec::exp(row[c] - mx);
-            sum += row[c];
-          }
-          const float inv = 1.0f / sum;
-#pragma omp simd
-          for (int64_t c = 0; c < nk; ++c) row[c] *= inv;
-        }
-        std::fill(row + nk, row + W, 0.0f);
-      }
-      for (int64_t i = nq; i < BQ; ++i) std::fill(Pb + i * W, Pb + (i + 1) * W, 0.0f);
+      block_weights(Pb, Qb, Kb, d, plan, b, q0, nq, k0, nk, scale);
       const float* Pv = Pb;
       if (d.dropout_p > 0.0f) {
-        float* Pd = scratch.data() + omp_get_thread_num() * 2 * BQ * W;
+        float* Pd = slots;
         const float keep_scale = 1.0f / (1.0f - d.dropout_p);
         for (int64_t i = 0; i < nq; ++i)
           for (int64_t c = 0; c < nk; ++c)
@@ -160,16 +171,18 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const 
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
   for (int64_t bh = 0; bh < d.batch * H; ++bh) {
     const int64_t b = bh / H, h = bh % H;
-    float* Pd = scratch.data() + omp_get_thread_num() * 2 * BQ * W;
+    float* Pd = scratch.data() + omp_get_thread_num() * kScratchSlots * BQ * W;
     float* dS = Pd + BQ * W;
+    float* Pr = dS + BQ * W;
     for (int64_t blk = 0; blk < plan.n_blocks; ++blk) {
       const int64_t q0 = blk * BQ, q1 = std::min(d.q_len, q0 + BQ), nq = q1 - q0;
       const int64_t k0 = plan.key_begin(d, blk), k1 = plan.key_end(d, blk), nk = k1 - k0;
       if (nk == 0) continue;
-      const float* Pb = P + (bh * plan.n_blocks + blk) * BQ * W;
       const float* Qb = Q + (b * d.q_len + q0) * d.ldq + h * dh;
       const float* Kb = K + (b * d.kv_len + k0) * d.ldk + h * dh;
       const float* Vb = V + (b * d.kv_len + k0) * d.ldv + h * dh;
+      const float* Pb = P ? P + (bh * plan.n_blocks + blk) * BQ * W : Pr;
+      if (!P) block_weights(Pr, Qb, Kb, d, plan, b, q0, nq, k0, nk, scale);  // recompute, flash-attention style
       const float* dOb = dO + (b * d.q_len + q0) * d.ldo + h * dh;
       const float* Pv = Pb;
       if (d.dropout_p > 0.0f) {

@@ -8,8 +8,11 @@
 // the key range its mask allows (causal: keys up to the block's last position;
 // local window w: the w most recent keys), so causal attention skips the upper
 // triangle and local attention costs O(T·w), not O(T²). The softmax weights P
-// are kept per block in a [batch·n_head, n_blocks, block_q, width] buffer
-// (width = the widest key range) for the backward pass.
+// are either kept per block in a [batch·n_head, n_blocks, block_q, width]
+// buffer (width = the widest key range) for the backward pass, or, when P is
+// null, not stored at all: the backward pass then recomputes each block's
+// weights from Q and K (flash-attention style), so memory stays O(T) per head
+// plus a block_q × width scratch per thread, for one extra Q Kᵀ GEMM.
 #include <cstdint>
 
 namespace tfm {
@@ -41,10 +44,11 @@ AttentionPlan attention_plan(const AttentionDims& d);
 // Philox blocks the dropout mask of one call consumes.
 uint64_t attention_dropout_blocks(const AttentionDims& d);
 
-// O: [batch, q_len, ldo]; P: plan.p_numel floats, written.
+// O: [batch, q_len, ldo]; P: plan.p_numel floats, written, or null (not stored).
 void attention_forward(float* O, float* P, const float* Q, const float* K, const float* V, const AttentionDims& d,
                        const AttentionPlan& plan);
-// Accumulates dQ, dK, dV (each may be null).
+// Accumulates dQ, dK, dV (each may be null). P: as written by the forward pass,
+// or null to recompute the weights block by block.
 void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const float* P, const float* Q,
                         const float* K, const float* V, const AttentionDims& d, const AttentionPlan& plan);
 // Expands P into dense weights [batch, n_head, q_len, kv_len] (zeros where masked).
