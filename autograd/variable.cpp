@@ -7,6 +7,7 @@
 namespace tfm {
 namespace {
 thread_local bool t_grad_enabled = true;
+thread_local const GradReadyHook* t_grad_ready_hook = nullptr;
 std::atomic<uint64_t> g_sequence{0};
 
 Tensor& ensure_grad_of(VariableImpl* v) {
@@ -18,6 +19,11 @@ Tensor& ensure_grad_of(VariableImpl* v) {
 bool grad_enabled() { return t_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
+
+GradReadyHookGuard::GradReadyHookGuard(GradReadyHook hook) : hook_(std::move(hook)), previous_(t_grad_ready_hook) {
+  t_grad_ready_hook = &hook_;
+}
+GradReadyHookGuard::~GradReadyHookGuard() { t_grad_ready_hook = previous_; }
 
 Variable::Variable(Tensor data, bool requires_grad) : impl_(std::make_shared<VariableImpl>()) {
   impl_->data = std::move(data);
@@ -77,12 +83,30 @@ void Variable::backward(const Tensor& grad_output) {
   // An intermediate may be owned only by its consumers' nodes: keep it alive
   // until its own node has run (its gradient is still needed), then release it.
   std::unordered_map<const Node*, std::shared_ptr<VariableImpl>> pending;
-  for (auto& n : nodes) {
+  // With a gradient-ready hook: the index of the last node (in execution order)
+  // that has each gradient-requiring leaf as an input.
+  const GradReadyHook* hook = t_grad_ready_hook;
+  std::unordered_map<const VariableImpl*, size_t> last_use;
+  if (hook)
+    for (size_t i = 0; i < nodes.size(); ++i)
+      for (auto& in : nodes[i]->inputs)
+        if (!in->grad_fn && in->requires_grad) last_use[in.get()] = i;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    auto& n = nodes[i];
     VariableImpl* out = n->output;
     if (out->grad.defined() && n->backward) {
       for (auto& in : n->inputs) ensure_grad_of(in.get());
       n->backward(out->grad);
     }
+    if (hook)
+      for (auto& in : n->inputs)
+        if (!in->grad_fn && in->requires_grad) {
+          auto it = last_use.find(in.get());
+          if (it != last_use.end() && it->second == i) {
+            last_use.erase(it);  // a leaf used twice by one node is reported once
+            (*hook)(in.get());
+          }
+        }
     for (auto& in : n->inputs)
       if (in->grad_fn) pending.emplace(in->grad_fn.get(), in);
     // Free as we go: closures hold saved activations; non-leaf grads are not kept.

@@ -81,6 +81,25 @@ class NoGradGuard {
   bool previous_;
 };
 
+// Gradient-ready hook: while a GradReadyHookGuard is alive on this thread,
+// Variable::backward() calls the hook with each leaf that requires a gradient
+// as soon as the last node writing into that leaf's gradient has run (its
+// gradient is final for this backward pass). Data-parallel training starts
+// reducing a bucket of gradients there while the rest of the backward pass runs.
+// Leaves the graph does not reach are not reported.
+using GradReadyHook = std::function<void(VariableImpl* leaf)>;
+class GradReadyHookGuard {
+ public:
+  explicit GradReadyHookGuard(GradReadyHook hook);
+  ~GradReadyHookGuard();
+  GradReadyHookGuard(const GradReadyHookGuard&) = delete;
+  GradReadyHookGuard& operator=(const GradReadyHookGuard&) = delete;
+
+ private:
+  GradReadyHook hook_;
+  const GradReadyHook* previous_;
+};
+
 // Wraps an op's result: records `backward` when recording is on and any input
 // requires a gradient, otherwise returns a plain variable.
 Variable make_result(Tensor out, std::span<const Variable* const> inputs, const char* name, BackwardFn backward);

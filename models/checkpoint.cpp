@@ -6,11 +6,16 @@
 
 namespace tfm {
 
-void save_checkpoint(const std::string& path, const Model& model, const nlohmann::json& tokenizer) {
-  std::vector<std::pair<std::string, Tensor>> tensors;
-  for (auto& [name, p] : model.named_parameters()) tensors.emplace_back(name, p->data());
-  save_safetensors(path, tensors, {{"config", model.config().dump()}, {"tokenizer", tokenizer.dump()},
+void save_checkpoint(const std::string& path, const NamedTensors& tensors, const nlohmann::json& model_config,
+                     const nlohmann::json& tokenizer) {
+  save_safetensors(path, tensors, {{"config", model_config.dump()}, {"tokenizer", tokenizer.dump()},
                                    {"format", "tfm"}});
+}
+
+void save_checkpoint(const std::string& path, const Model& model, const nlohmann::json& tokenizer) {
+  NamedTensors tensors;
+  for (auto& [name, p] : model.named_parameters()) tensors.emplace_back(name, p->data());
+  save_checkpoint(path, tensors, model.config(), tokenizer);
 }
 
 void load_weights(Model& model, const SafetensorsContents& contents, const std::string& src) {

@@ -13,6 +13,10 @@
 namespace tfm {
 
 void save_checkpoint(const std::string& path, const Model& model, const nlohmann::json& tokenizer);
+// The same from named tensors (a snapshot of the parameters) and the model's config.
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+void save_checkpoint(const std::string& path, const NamedTensors& tensors, const nlohmann::json& model_config,
+                     const nlohmann::json& tokenizer);
 
 struct LoadedModel {
   std::unique_ptr<Model> model;

@@ -13,6 +13,7 @@
 #include "core/io.h"
 #include "core/parallel.h"
 #include "tools/bench.h"
+#include "tools/distributed.h"
 #include "tools/lm_commands.h"
 #include "tools/train_config.h"
 #include "tools/trainer.h"
@@ -27,12 +28,7 @@ std::string version_string() {
   char buf[256];
   std::snprintf(buf, sizeof buf, "tfm %s (oneDNN %d.%d.%d, OpenMP, %d cores, MPI: %s)", TFM_VERSION, v->major,
                 v->minor, v->patch, tfm::available_cores(),
-#ifdef TFM_WITH_MPI
-                "yes"
-#else
-                "no"
-#endif
-  );
+                tfm::dist::compiled_with_mpi() ? "yes" : "no");
   return buf;
 }
 
@@ -115,7 +111,7 @@ int run(int argc, char** argv) {
 
   if (*train_cmd) {
     tfm::TrainSummary s = tfm::run_training(train);
-    if (train_report) {
+    if (train_report && tfm::dist::is_root()) {
       std::printf("run: %s\nsteps: %lld\ntokens: %lld\nwall time: %.1f s\nbest val loss: %.4f\nbest val ppl: %.3f\n",
                   s.run_dir.c_str(), static_cast<long long>(s.steps), static_cast<long long>(s.tokens), s.wall_seconds,
                   s.best_val_loss, std::exp(s.best_val_loss));
@@ -179,26 +175,45 @@ static void configure_openmp_wait_policy(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT") || std::getenv("TFM_OMP_CONFIGURED")) return;
   setenv("GOMP_SPINCOUNT", TFM_DEFAULT_SPINCOUNT, 1);
   setenv("TFM_OMP_CONFIGURED", "1", 1);
-  execv("/proc/self/exe", argv);  // returns only on failure: then run with the defaults
+  // The binary's real path, not /proc/self/exe, so that ps and top still call the process "tfm".
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return;
+  self[n] = '\0';
+  execv(self, argv);  // returns only on failure: then run with the defaults
+}
+
+// Reports a failure and ends the process: under mpirun with several ranks, the
+// whole job (MPI_Abort), so that no rank waits forever in a collective. When
+// every rank fails alike (a bad config), rank 0 reports and aborts at once;
+// another rank reports only if the job is still alive a moment later, that is,
+// if it alone saw the problem.
+static int fail(int code, const char* lead, const char* what) {
+  std::fflush(stdout);
+  if (tfm::dist::size() > 1) {
+    if (!tfm::dist::is_root()) usleep(500 * 1000);
+    std::fprintf(stderr, "%serror: rank %d: %s\n", lead, tfm::dist::rank(), what);
+    std::fflush(stderr);
+    tfm::dist::abort_job(code);
+  }
+  std::fprintf(stderr, "%serror: %s\n", lead, what);
+  return code;
 }
 
 int main(int argc, char** argv) {
   configure_openmp_wait_policy(argv);
+  tfm::dist::init(&argc, &argv);
   try {
-    return run(argc, argv);
+    const int rc = run(argc, argv);
+    tfm::dist::finalize();
+    return rc;
   } catch (const tfm::RuntimeFailure& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "\nerror: %s\n", e.what());
-    return 1;
+    return fail(1, "\n", e.what());
   } catch (const tfm::Error& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
+    return fail(2, "", e.what());
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "error: out of memory\n");
-    return 1;
+    return fail(1, "", "out of memory");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    return fail(1, "", e.what());
   }
 }

@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 #include "autograd/ops/elementwise.h"
 #include "core/config.h"
@@ -18,6 +20,7 @@
 #include "models/checkpoint.h"
 #include "optim/optimizer.h"
 #include "tools/data.h"
+#include "tools/distributed.h"
 #include "tools/progress.h"
 #include "tools/train_config.h"
 
@@ -27,9 +30,14 @@ namespace {
 namespace fs = std::filesystem;
 volatile std::sig_atomic_t g_stop_signal = 0;
 
+volatile std::sig_atomic_t g_reset_on_signal = 1;
+
 void on_signal(int sig) {
   g_stop_signal = sig;
-  std::signal(sig, SIG_DFL);  // a second signal ends the process at once
+  // A second signal ends the process at once; not under mpirun, which sends
+  // SIGTERM more than once while it stops a job (and SIGKILL after
+  // odls_base_sigkill_timeout seconds).
+  if (g_reset_on_signal) std::signal(sig, SIG_DFL);
 }
 
 std::string default_run_dir(const std::string& config_path) {
@@ -51,10 +59,23 @@ struct TrainState {
 
 const char* kStateFile = "last.state.safetensors";
 
-void save_state(const std::string& path, const TrainState& s, const Model& model, const Optimizer& opt) {
-  std::vector<std::pair<std::string, Tensor>> tensors;
-  for (auto& [name, p] : model.named_parameters()) tensors.emplace_back("model." + name, p->data());
-  for (auto& t : opt.state()) tensors.push_back(t);
+// Copies of the parameters (and optimizer state) taken between steps, written by a background thread.
+NamedTensors snapshot(const NamedTensors& tensors) {
+  NamedTensors out;
+  for (auto& [name, t] : tensors) out.emplace_back(name, t.copy());
+  return out;
+}
+NamedTensors snapshot_weights(const Model& model) {
+  NamedTensors out;
+  for (auto& [name, p] : model.named_parameters()) out.emplace_back(name, p->data().copy());
+  return out;
+}
+
+void save_state(const std::string& path, const TrainState& s, const NamedTensors& weights,
+                const NamedTensors& optimizer_state) {
+  NamedTensors tensors;
+  for (auto& [name, t] : weights) tensors.emplace_back("model." + name, t);
+  for (auto& t : optimizer_state) tensors.push_back(t);
   nlohmann::json meta = {{"step", s.step},
                          {"tokens", s.tokens},
                          {"elapsed", s.elapsed},
@@ -90,6 +111,39 @@ TrainState load_state(const std::string& path, Model& model, Optimizer& opt) {
   return s;
 }
 
+// Writes checkpoints on a background thread, one job at a time in submission
+// order, so that training goes on during serialisation and fsync. Each job
+// writes from its own snapshot; files stay atomic (core/io.h). wait() returns
+// when every submitted job is on disk and rethrows a job's failure.
+class CheckpointWriter {
+ public:
+  ~CheckpointWriter() {
+    if (thread_.joinable()) thread_.join();
+  }
+  void submit(std::function<void()> job) {
+    wait();
+    thread_ = std::thread([this, job = std::move(job)] {
+      try {
+        job();
+      } catch (const std::exception& e) {
+        error_ = e.what();
+      }
+    });
+  }
+  void wait() {
+    if (thread_.joinable()) thread_.join();
+    if (!error_.empty()) {
+      const std::string e = error_;
+      error_.clear();
+      throw RuntimeFailure("checkpoint failed: " + e);
+    }
+  }
+
+ private:
+  std::thread thread_;
+  std::string error_;
+};
+
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
@@ -101,7 +155,14 @@ std::string fmt(const char* f, double v) {
 TrainSummary run_training(const TrainOptions& opts) {
   nlohmann::json raw = load_config(opts.config_path, opts.overrides);
   TrainConfig cfg = TrainConfig::parse(raw);
-  set_num_threads(static_cast<int>(cfg.train.threads));
+  // Data parallel (mpirun -np N): each rank trains on its rows of every global batch.
+  const int n_ranks = dist::size(), rank = dist::rank();
+  const bool root = dist::is_root();
+  TFM_CHECK(cfg.train.batch_size % n_ranks == 0, "config: train.batch_size = ", cfg.train.batch_size,
+            " is the global batch and must divide by the ", n_ranks, " MPI ranks");
+  // threads 0: the cores shared out between the ranks on this host.
+  set_num_threads(cfg.train.threads > 0 ? static_cast<int>(cfg.train.threads)
+                                        : std::max(1, available_cores() / dist::local_size()));
 
   // Where the run lives and what it starts from.
   std::string run_dir = opts.out_dir;
@@ -167,21 +228,27 @@ TrainSummary run_training(const TrainOptions& opts) {
   state.dropout_seed = cfg.train.seed;
   if (!resume_state.empty()) state = load_state(resume_state, *model, *optimizer);
   Generator data_gen(state.data_seed, state.data_offset);
-  default_generator().set_state(state.dropout_seed, state.dropout_offset);
+  // Every rank draws the same global batches (data_gen) and its own dropout masks: the
+  // stream of rank r is keyed by the run's dropout seed and r. All ranks consume the same
+  // number of blocks, so rank 0's offset, saved in the state, is every rank's.
+  default_generator().set_state(state.dropout_seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(rank),
+                                state.dropout_offset);
 
   ScheduleConfig schedule = cfg.optim.schedule;
   const bool derive_decay = schedule.name == "cosine" && schedule.decay_steps == 0 && cfg.train.max_time > 0;
   if (schedule.decay_steps == 0) schedule.decay_steps = state.decay_steps > 0 ? state.decay_steps : cfg.train.max_steps;
 
-  // Run directory.
-  fs::create_directories(fs::path(run_dir) / "checkpoints");
-  // A process killed while writing a checkpoint leaves its temporary file (core/io.h); remove such leftovers.
-  for (const auto& entry : fs::directory_iterator(fs::path(run_dir) / "checkpoints"))
-    if (entry.is_regular_file() && entry.path().filename().string().find(".safetensors.tmp.") != std::string::npos)
-      fs::remove(entry.path());
-  write_file_atomic((fs::path(run_dir) / "config.json").string(), cfg.resolved.dump(2) + "\n");
+  // Run directory: written by rank 0 alone.
   const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
-  if (!resume_state.empty() && fs::exists(metrics_path)) {
+  if (root) {
+    fs::create_directories(fs::path(run_dir) / "checkpoints");
+    // A process killed while writing a checkpoint leaves its temporary file (core/io.h); remove such leftovers.
+    for (const auto& entry : fs::directory_iterator(fs::path(run_dir) / "checkpoints"))
+      if (entry.is_regular_file() && entry.path().filename().string().find(".safetensors.tmp.") != std::string::npos)
+        fs::remove(entry.path());
+    write_file_atomic((fs::path(run_dir) / "config.json").string(), cfg.resolved.dump(2) + "\n");
+  }
+  if (root && !resume_state.empty() && fs::exists(metrics_path)) {
     // A run killed after its last checkpoint logged steps that this one repeats (and maybe a torn last
     // line): keep only the lines up to the checkpoint's step, so each step appears once.
     std::istringstream lines(read_file(metrics_path));
@@ -196,21 +263,31 @@ TrainSummary run_training(const TrainOptions& opts) {
     }
     write_file_atomic(metrics_path, kept);
   }
-  std::ofstream metrics(metrics_path, std::ios::app);
-  Progress progress((fs::path(run_dir) / "train.log").string(), opts.quiet);
+  std::ofstream metrics;  // other ranks: never opened, writes go nowhere
+  if (root) metrics.open(metrics_path, std::ios::app);
+  Progress progress(root ? (fs::path(run_dir) / "train.log").string() : std::string(), opts.quiet || !root);
   const std::string last_path = (fs::path(run_dir) / "checkpoints" / "last.safetensors").string();
   const std::string best_path = (fs::path(run_dir) / "checkpoints" / "best.safetensors").string();
   const std::string state_path = (fs::path(run_dir) / "checkpoints" / kStateFile).string();
   const nlohmann::json tokenizer_json = tokenizer->to_json();
 
   const int64_t B = cfg.train.batch_size, accum = cfg.optim.grad_accum;
+  // This rank's rows of a global batch: a view, no copy.
+  auto shard = [&](Batch b) {
+    if (n_ranks == 1) return b;
+    const int64_t rows = B / n_ranks;
+    b.input = b.input.slice(rank * rows, (rank + 1) * rows);
+    b.target = b.target.slice(rank * rows, (rank + 1) * rows);
+    return b;
+  };
   const int64_t tokens_per_step = B * seq_len * accum;
   {
     std::ostringstream os;
     os << (resume_state.empty() ? "training " : "resuming at step " + std::to_string(state.step) + ": ")
        << model->type() << " with " << model->parameter_count() << " parameters, vocab " << tokenizer->vocab_size()
        << " (" << tokenizer->type() << "), " << data.train_tokens() << " train / " << data.val_tokens()
-       << " val tokens, " << num_threads() << " threads -> " << run_dir;
+       << " val tokens, " << num_threads() << " threads"
+       << (n_ranks > 1 ? " x " + std::to_string(n_ranks) + " MPI ranks" : std::string()) << " -> " << run_dir;
     progress.log(os.str());
   }
 
@@ -219,23 +296,32 @@ TrainSummary run_training(const TrainOptions& opts) {
     model->eval();
     Generator val_gen(cfg.train.seed ^ 0x7a1ULL, 0);  // the same validation batches every time
     double sum = 0.0;
-    for (int64_t i = 0; i < cfg.train.eval_batches; ++i) sum += model->loss(data.sample(true, B, val_gen)).item();
+    for (int64_t i = 0; i < cfg.train.eval_batches; ++i)
+      sum += model->loss(shard(data.sample(true, B, val_gen))).item();
+    dist::allreduce_sum(&sum, 1);  // equal shards: the mean of the ranks' means is the global mean
     model->train();
-    return sum / static_cast<double>(cfg.train.eval_batches);
+    return sum / static_cast<double>(cfg.train.eval_batches * n_ranks);
   };
+  CheckpointWriter writer;
+  const nlohmann::json model_config = model->config();
   auto save_all = [&]() {
+    if (!root) return;
     state.data_offset = data_gen.offset();
     state.dropout_offset = default_generator().offset();
     state.decay_steps = schedule.decay_steps;
-    try {
+    writer.submit([&, s = state, weights = snapshot_weights(*model), opt_state = snapshot(optimizer->state())] {
       // Weights first, then the state (which carries its own copy of the weights): a crash between the two
       // leaves an older state, from which --resume repeats the same steps, and never a state without the
       // last.safetensors that --resume takes the tokenizer from.
-      save_checkpoint(last_path, *model, tokenizer_json);
-      save_state(state_path, state, *model, *optimizer);
-    } catch (const Error& e) {
-      throw RuntimeFailure(std::string("checkpoint failed: ") + e.what());
-    }
+      save_checkpoint(last_path, weights, model_config, tokenizer_json);
+      save_state(state_path, s, weights, opt_state);
+    });
+  };
+  auto save_best = [&]() {
+    if (!root) return;
+    writer.submit([&, weights = snapshot_weights(*model)] {
+      save_checkpoint(best_path, weights, model_config, tokenizer_json);
+    });
   };
 
   struct sigaction sa {};
@@ -243,6 +329,7 @@ TrainSummary run_training(const TrainOptions& opts) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   g_stop_signal = 0;
+  g_reset_on_signal = n_ranks == 1;
 
   const auto t0 = std::chrono::steady_clock::now();
   const double elapsed_before = state.elapsed;
@@ -259,15 +346,42 @@ TrainSummary run_training(const TrainOptions& opts) {
   const int64_t first_step = state.step;
   bool stop = state.step >= cfg.train.max_steps || (cfg.train.max_time > 0 && state.elapsed >= cfg.train.max_time);
 
+  dist::GradientReducer reducer(params);
+  bool time_up_shared = false, signal_stop = false, interrupted = false;
+  double probe_elapsed = 0.0;
+  double comm_wait = 0.0;  // seconds waiting for gradient reductions since the last log line
   while (!stop) {
     const int64_t step = state.step + 1;
     const double lr = learning_rate(schedule, step);
     optimizer->zero_grad();
     double loss_sum = 0.0;
     for (int64_t micro = 0; micro < accum; ++micro) {
-      Variable loss = model->loss(data.sample(false, B, data_gen), ce);
+      Variable loss = model->loss(shard(data.sample(false, B, data_gen)), ce);
       loss_sum += loss.item();
+      // With several ranks, the last micro-batch's backward pass reduces gradients as they become final.
+      std::optional<GradReadyHookGuard> hook;
+      if (n_ranks > 1 && micro == accum - 1) hook.emplace(reducer.hook());
       (accum > 1 ? scale(loss, 1.0f / static_cast<float>(accum)) : loss).backward();
+    }
+    reducer.finish();  // gradients: the average over the ranks (no-op for one process)
+    comm_wait += reducer.last_wait_seconds();
+    // One small reduction per step agrees on the global loss and on stopping: a signal seen by
+    // any rank, and rank 0's clock (max_time, the derived schedule length) for all of them.
+    const int64_t probe = std::max<int64_t>(10, std::min<int64_t>(50, cfg.optim.schedule.warmup_steps / 2));
+    const bool probe_step = derive_decay && state.decay_steps == 0 && step - first_step == probe;
+    {
+      double shared[4] = {loss_sum, g_stop_signal != 0 ? 1.0 : 0.0, 0.0, 0.0};
+      if (root) {
+        shared[2] = cfg.train.max_time > 0 && elapsed() >= cfg.train.max_time ? 1.0 : 0.0;
+        if (probe_step) shared[3] = elapsed();
+      }
+      dist::allreduce_sum(shared, 4);
+      loss_sum = shared[0] / n_ranks;
+      // Decided here, once for all ranks: a signal arriving later in this step counts from the next one.
+      signal_stop = shared[1] > 0;
+      if (signal_stop) interrupted = true;
+      time_up_shared = shared[2] > 0;
+      probe_elapsed = shared[3];
     }
     const double loss_value = loss_sum / static_cast<double>(accum);
     const double norm = grad_norm(params);
@@ -275,18 +389,19 @@ TrainSummary run_training(const TrainOptions& opts) {
       std::ostringstream os;
       os << "step " << step << ": " << (std::isfinite(loss_value) ? "gradient norm" : "loss") << " is "
          << (std::isfinite(loss_value) ? norm : loss_value);
-      if (!cfg.train.skip_nonfinite)
+      if (!cfg.train.skip_nonfinite) {
+        writer.wait();  // the last good checkpoint, on disk
         throw RuntimeFailure(os.str() + "; stopping (" +
                              (fs::exists(last_path) ? "the last good checkpoint is kept in " + run_dir + "/checkpoints"
                                                     : std::string("no checkpoint was written yet")) +
                              "; set train.skip_nonfinite=true to skip such steps)");
+      }
       progress.log(os.str() + "; step skipped (train.skip_nonfinite)");
       optimizer->zero_grad();
       state.step = step;
       state.elapsed = elapsed();
       // A skipped step still counts towards max_steps, max_time and a stop signal.
-      stop = step >= cfg.train.max_steps || (cfg.train.max_time > 0 && state.elapsed >= cfg.train.max_time) ||
-             g_stop_signal != 0;
+      stop = step >= cfg.train.max_steps || time_up_shared || signal_stop;
       if (stop || step % cfg.train.checkpoint_every == 0) save_all();
       continue;
     }
@@ -297,13 +412,12 @@ TrainSummary run_training(const TrainOptions& opts) {
     window_tokens += tokens_per_step;
     last_loss = loss_value;
 
-    // A cosine schedule bounded by max_time: size decay_steps from the measured step time.
-    const int64_t probe = std::max<int64_t>(10, std::min<int64_t>(50, cfg.optim.schedule.warmup_steps / 2));
-    if (derive_decay && state.decay_steps == 0 && step - first_step == probe) {
-      const double per_step = (elapsed() - elapsed_before) / static_cast<double>(probe);
+    // A cosine schedule bounded by max_time: size decay_steps from the step time measured on rank 0.
+    if (probe_step) {
+      const double per_step = (probe_elapsed - elapsed_before) / static_cast<double>(probe);
       // Validation passes cost about a third of a training step per batch.
       const double eval_cost = cfg.train.eval_batches * per_step / (3.0 * accum) / cfg.train.eval_every;
-      const double remaining = cfg.train.max_time - elapsed();
+      const double remaining = cfg.train.max_time - probe_elapsed;
       const int64_t total = step + static_cast<int64_t>(remaining / (per_step + eval_cost));
       schedule.decay_steps = std::max<int64_t>(step + 1, std::min(total, cfg.train.max_steps));
       state.decay_steps = schedule.decay_steps;
@@ -312,8 +426,8 @@ TrainSummary run_training(const TrainOptions& opts) {
     }
 
     const double now = elapsed();
-    const bool time_up = cfg.train.max_time > 0 && now >= cfg.train.max_time;
-    const bool last = step >= cfg.train.max_steps || time_up || g_stop_signal != 0;
+    const bool time_up = time_up_shared;
+    const bool last = step >= cfg.train.max_steps || time_up || signal_stop;
     const double window_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
     const double tok_s = window_s > 0 ? window_tokens / window_s : 0.0;
     const double rate_steps = (step - first_step) / std::max(1e-9, now - elapsed_before);
@@ -325,11 +439,14 @@ TrainSummary run_training(const TrainOptions& opts) {
     if (step % cfg.train.log_every == 0 || last) {
       nlohmann::json m = {{"step", step}, {"loss", loss_value}, {"lr", lr}, {"grad_norm", norm},
                           {"tokens_per_s", tok_s}, {"elapsed_s", now}};
+      const double wait_ms = 1e3 * comm_wait / std::max<double>(1.0, window_tokens / static_cast<double>(tokens_per_step));
+      if (n_ranks > 1) m["allreduce_wait_ms"] = wait_ms;  // per step: the reduction time not hidden by backward
       metrics << m.dump() << "\n" << std::flush;
       progress.log("step " + std::to_string(step) + " loss " + fmt("%.4f", loss_value) + " lr " + fmt("%.3e", lr) +
                    " grad_norm " + fmt("%.3f", norm) + " " + fmt("%.0f", tok_s) + " tok/s elapsed " +
-                   format_duration(now));
+                   format_duration(now) + (n_ranks > 1 ? " allreduce wait " + fmt("%.2f", wait_ms) + " ms/step" : ""));
       window_tokens = 0;
+      comm_wait = 0.0;
       window_start = std::chrono::steady_clock::now();
     }
     if (step % cfg.train.eval_every == 0 || last) {
@@ -340,19 +457,21 @@ TrainSummary run_training(const TrainOptions& opts) {
       metrics << m.dump() << "\n" << std::flush;
       progress.log("step " + std::to_string(step) + " val_loss " + fmt("%.4f", val) + " val_ppl " +
                    fmt("%.3f", std::exp(val)) + (best ? " (best)" : ""));
-      if (best) save_checkpoint(best_path, *model, tokenizer_json);
+      if (best) save_best();
     }
     state.elapsed = elapsed();
     if (step % cfg.train.checkpoint_every == 0 || last) save_all();
     stop = last;
   }
   progress.finish_status();
-  if (!fs::exists(last_path)) save_all();  // nothing to do (already finished): still leave a checkpoint
+  writer.wait();
+  if (root && !fs::exists(last_path)) save_all();  // nothing to do (already finished): still leave a checkpoint
+  writer.wait();
   summary.steps = state.step;
   summary.tokens = state.tokens;
   summary.wall_seconds = state.elapsed;
   summary.best_val_loss = state.best_val_loss;
-  summary.interrupted = g_stop_signal != 0;
+  summary.interrupted = interrupted;
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   std::ostringstream os;
@@ -361,6 +480,9 @@ TrainSummary run_training(const TrainOptions& opts) {
      << fmt("%.4f", summary.best_val_loss) << " (ppl " << fmt("%.3f", std::exp(summary.best_val_loss)) << "), last loss "
      << fmt("%.4f", last_loss) << "; checkpoints in " << run_dir << "/checkpoints";
   progress.log(os.str());
+  // No rank leaves before rank 0 has its checkpoint on disk: mpirun ends the whole
+  // job as soon as one rank exits with a non-zero code (130 after a signal).
+  dist::barrier();
   return summary;
 }
 
