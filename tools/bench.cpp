@@ -21,6 +21,7 @@
 #include "models/lm.h"
 #include "models/transformer.h"
 #include "optim/optimizer.h"
+#include "tools/distributed.h"
 
 namespace tfm {
 namespace {
@@ -109,6 +110,33 @@ int run_bench(const BenchOptions& o) {
   Generator init(0);
   model->init_weights(init);
   const int64_t n_params = model->parameter_count();
+  if (o.allreduce) {
+    // The gradient reduction of data-parallel training, alone: one blocking allreduce of every
+    // parameter's gradient (the trainer's buckets add up to the same bytes).
+    TFM_CHECK(dist::size() > 1, "bench --allreduce: run it under mpirun with at least 2 ranks");
+    std::vector<float> grad(static_cast<size_t>(n_params), 1.0f);
+    std::vector<double> times;
+    for (int i = 0; i < o.warmup + o.steps; ++i) {
+      dist::barrier();
+      const auto t0 = std::chrono::steady_clock::now();
+      dist::allreduce_sum(grad.data(), n_params);
+      if (i >= o.warmup) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(times.begin(), times.end());
+    const double t = times[times.size() / 2], bytes = 4.0 * n_params, n = dist::size();
+    // Bus bandwidth as NCCL and the OSU benchmarks report it: a ring moves 2(n-1)/n of the buffer per rank.
+    const double busbw = 2.0 * (n - 1) / n * bytes / t / 1e9;
+    if (dist::is_root()) {
+      std::printf("allreduce of %s's gradient: %.2fM floats (%.1f MB), %d ranks: median %.3f ms, bus bandwidth %.2f GB/s\n",
+                  o.preset.c_str(), n_params / 1e6, bytes / 1e6, dist::size(), t * 1e3, busbw);
+      if (o.json)
+        std::printf("%s\n", nlohmann::json{{"preset", o.preset}, {"mode", "allreduce"}, {"ranks", dist::size()},
+                                            {"floats", n_params}, {"ms", t * 1e3}, {"bus_gb_per_s", busbw}}
+                                 .dump()
+                                 .c_str());
+    }
+    return 0;
+  }
   const int64_t tokens_per_step = p.batch * p.seq_len;
   const double flops_per_token = 6.0 * n_flop_params + 12.0 * layers * p.seq_len * p.d_model;
   const double flops_per_step = flops_per_token * tokens_per_step / (o.infer ? 3.0 : 1.0);

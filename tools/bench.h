@@ -18,6 +18,7 @@ struct BenchOptions {
   int64_t seq_len = 0;       // overrides the preset's (long-context measurements)
   int64_t window = 0;        // attention_window for the LM presets
   int64_t batch = 0;         // overrides the preset's batch
+  bool allreduce = false;    // time MPI_Allreduce of the preset's gradient instead (under mpirun)
 };
 
 int run_bench(const BenchOptions& options);

@@ -94,6 +94,8 @@ int run(int argc, char** argv) {
   bench_cmd->add_option("--seq-len", bench.seq_len, "Override the preset's sequence length");
   bench_cmd->add_option("--batch", bench.batch, "Override the preset's batch size");
   bench_cmd->add_option("--window", bench.window, "attention_window for the LM presets (0 = global)");
+  bench_cmd->add_flag("--allreduce", bench.allreduce,
+                      "Under mpirun: time MPI_Allreduce of the preset's whole gradient (data-parallel cost)");
 
   // help
   std::string help_topic;
