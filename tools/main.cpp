@@ -8,11 +8,13 @@
 #include <cstdlib>
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/io.h"
 #include "core/parallel.h"
 #include "tools/bench.h"
+#include "tools/bleu.h"
 #include "tools/distributed.h"
 #include "tools/lm_commands.h"
 #include "tools/train_config.h"
@@ -97,6 +99,17 @@ int run(int argc, char** argv) {
   bench_cmd->add_flag("--allreduce", bench.allreduce,
                       "Under mpirun: time MPI_Allreduce of the preset's whole gradient (data-parallel cost)");
 
+  // bleu
+  std::string bleu_ref, bleu_hyp;
+  bool bleu_json = false;
+  auto* bleu_cmd = app.add_subcommand("bleu", "Corpus BLEU of a hypothesis file against a reference file (sacreBLEU's default)");
+  bleu_cmd->add_option("reference", bleu_ref, "Reference translations, one sentence per line")->required();
+  bleu_cmd->add_option("hypothesis", bleu_hyp, "System output, line by line aligned with the reference")->required();
+  bleu_cmd->add_flag("--json", bleu_json, "Print one JSON object instead of the sacreBLEU line");
+  bleu_cmd->footer(
+      "Same definition as sacreBLEU's defaults: detokenised text, 13a tokenisation, case-sensitive, 4-grams,\n"
+      "brevity penalty over the corpus, 'exp' smoothing (signature nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp).");
+
   // help
   std::string help_topic;
   auto* help_cmd = app.add_subcommand("help", "Reference: `tfm help config-keys` lists every config key");
@@ -153,6 +166,43 @@ int run(int argc, char** argv) {
     }
     TFM_CHECK(!bench.preset.empty(), "bench: --preset is required (gpt-tiny, gpt-small, seq2seq)");
     return tfm::run_bench(bench);
+  }
+  if (*bleu_cmd) {
+    auto lines = [](const std::string& path) {
+      const std::string text = tfm::read_file(path);
+      std::vector<std::string> out;
+      size_t start = 0;
+      while (start < text.size()) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        std::string line = text.substr(start, end - start);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        out.push_back(std::move(line));
+        start = end + 1;
+      }
+      return out;
+    };
+    const std::vector<std::string> ref = lines(bleu_ref), hyp = lines(bleu_hyp);
+    TFM_CHECK(ref.size() == hyp.size(), "bleu: ", bleu_ref, " has ", ref.size(), " lines but ", bleu_hyp, " has ",
+              hyp.size(), " (one translation per reference line)");
+    const tfm::BleuScore s = tfm::corpus_bleu(hyp, {ref});
+    if (bleu_json) {
+      nlohmann::json j = {{"name", "BLEU"},
+                          {"score", s.score},
+                          {"precisions", s.precisions},
+                          {"bp", s.bp},
+                          {"ratio", s.ratio},
+                          {"hyp_len", s.stats.hyp_len},
+                          {"ref_len", s.stats.ref_len},
+                          {"counts", s.stats.correct},
+                          {"totals", s.stats.total},
+                          {"signature", "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp"},
+                          {"verbose_score", tfm::format_bleu(s).substr(7)}};
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      std::printf("%s\n", tfm::format_bleu(s).c_str());
+    }
+    return 0;
   }
   if (*help_cmd) {
     if (help_topic == "config-keys" || help_topic == "CONFIG-KEYS") {

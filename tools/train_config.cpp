@@ -189,7 +189,7 @@ train
   log_every         int     10      steps between log lines (the last step is always logged)
   checkpoint_every  int     500     steps between checkpoints
   seed              int     1337
-  threads           int     0       OpenMP threads, 0 = all cores
+  threads           int     0       OpenMP threads, 0 = the cores / MPI ranks on this host
   skip_nonfinite    bool    false   skip steps with NaN/Inf loss or gradients instead of stopping
 )";
 }
