@@ -2,6 +2,7 @@
 // All differentiable ops. Each op computes its result with a core kernel and
 // records a closure calling the matching backward kernel.
 #include "autograd/ops/activation.h"
+#include "autograd/ops/alignment.h"
 #include "autograd/ops/attention.h"
 #include "autograd/ops/dropout.h"
 #include "autograd/ops/elementwise.h"
