@@ -29,6 +29,8 @@ TEST(Tokenize13a, FollowsEachRuleOfMteval) {
   // UTF-8 passes through untouched; spaces collapse.
   EXPECT_EQ(tokenize_13a("  Zwei  Männer stehen am Herd. "), "Zwei Männer stehen am Herd .");
   EXPECT_EQ(tokenize_13a(""), "");
+  // No-break and other Unicode spaces separate words, as in Python's str.split().
+  EXPECT_EQ(tokenize_13a("zwei\u00a0Hunde\u3000laufen\u2009schnell"), "zwei Hunde laufen schnell");
 }
 
 // sacreBLEU's formula from hand-made statistics.

@@ -43,16 +43,32 @@ std::string sub_pairs(const std::string& s, First first, Second second, Emit emi
 
 using NgramCounts = std::map<std::string, int64_t>;
 
+// Length in bytes of the whitespace character starting at s[i] (0 if none), as
+// Python's str.split() sees whitespace: ASCII whitespace, \x1c-\x1f, and the
+// Unicode White_Space characters (U+0085, U+00A0, U+1680, U+2000-U+200A,
+// U+2028, U+2029, U+202F, U+205F, U+3000) in UTF-8.
+size_t whitespace_at(const std::string& s, size_t i) {
+  const auto u = [&](size_t k) { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0u; };
+  const unsigned c = u(i);
+  if (c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f)) return 1;
+  if (c == 0xC2 && (u(i + 1) == 0x85 || u(i + 1) == 0xA0)) return 2;
+  if (c == 0xE1 && u(i + 1) == 0x9A && u(i + 2) == 0x80) return 3;  // U+1680
+  if (c == 0xE2 && u(i + 1) == 0x80 && ((u(i + 2) >= 0x80 && u(i + 2) <= 0x8A) || u(i + 2) == 0xA8 || u(i + 2) == 0xA9 || u(i + 2) == 0xAF))
+    return 3;  // U+2000-U+200A, U+2028, U+2029, U+202F
+  if (c == 0xE2 && u(i + 1) == 0x81 && u(i + 2) == 0x9F) return 3;  // U+205F
+  if (c == 0xE3 && u(i + 1) == 0x80 && u(i + 2) == 0x80) return 3;  // U+3000
+  return 0;
+}
+
 std::vector<std::string> split_ws(const std::string& s) {
   std::vector<std::string> words;
   std::string w;
-  for (char c : s) {
-    const bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' ||
-                       (static_cast<unsigned char>(c) >= 0x1c && static_cast<unsigned char>(c) <= 0x1f);
-    if (space) {
+  for (size_t i = 0; i < s.size();) {
+    if (const size_t n = whitespace_at(s, i)) {
       if (!w.empty()) words.push_back(std::move(w)), w.clear();
+      i += n;
     } else {
-      w += c;
+      w += s[i++];
     }
   }
   if (!w.empty()) words.push_back(std::move(w));

@@ -14,8 +14,9 @@
 namespace tfm {
 
 // sacreBLEU's "13a" tokenizer (mteval-v13a.pl's language-independent rules).
-// Whitespace is ASCII whitespace; text is treated as UTF-8 bytes, which the
-// rules (all on ASCII characters) never split.
+// Text is UTF-8; the rules (all on ASCII characters) never split a character,
+// and whitespace is what Python's str.split() takes for it (no-break spaces
+// included, which Multi30k's German files contain).
 std::string tokenize_13a(const std::string& line);
 
 struct BleuStats {
