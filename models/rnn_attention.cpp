@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/config.h"
 #include "layers/init.h"
@@ -133,6 +134,59 @@ std::vector<std::vector<int32_t>> RnnAttention::greedy(const Tensor& source, con
     if (all) break;
   }
   return out;
+}
+
+namespace {
+
+// Rows `rows` of t [N, ...], in order.
+Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& rows) {
+  Shape shape = t.shape();
+  const int64_t inner = t.numel() / t.dim(0);
+  shape[0] = static_cast<int64_t>(rows.size());
+  Tensor out = Tensor::empty(shape, t.dtype());
+  const size_t bytes = static_cast<size_t>(inner) * (t.dtype() == DType::I32 ? 4 : 4);
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::memcpy(static_cast<char*>(out.raw_data()) + i * bytes, static_cast<const char*>(t.raw_data()) + rows[i] * bytes,
+                bytes);
+  return out;
+}
+
+}  // namespace
+
+class RnnBeamDecoder : public BeamDecoder {
+ public:
+  RnnBeamDecoder(RnnAttention& m, const Tensor& source) : m_(m) {
+    enc_ = m.encode(source, Tensor());
+    state_ = enc_.final;
+    feed_ = Variable(Tensor::zeros({1, m.config_.d_model}));
+  }
+  Tensor step(const std::vector<int32_t>& last) override {
+    const int64_t N = static_cast<int64_t>(last.size()), H = m_.config_.d_model;
+    Tensor ids = Tensor::empty({N, 1}, DType::I32);
+    std::copy(last.begin(), last.end(), ids.data_i32());
+    feed_ = m_.step(reshape(m_.tgt_emb(ids), Shape({N, H})), feed_, state_, enc_, t_++, nullptr);
+    return log_softmax(m_.project(feed_)).data();
+  }
+  void reorder(const std::vector<int64_t>& rows) override {
+    state_ = {Variable(gather_rows(state_.h.data(), rows)), Variable(gather_rows(state_.c.data(), rows))};
+    feed_ = Variable(gather_rows(feed_.data(), rows));
+    enc_.states = Variable(gather_rows(enc_.states.data(), rows));
+  }
+
+ private:
+  RnnAttention& m_;
+  RnnAttention::Encoded enc_;
+  LSTMCell::State state_;
+  Variable feed_;
+  int64_t t_ = 0;
+};
+
+std::vector<Hypothesis> RnnAttention::beam(const Tensor& source, const BeamOptions& options) {
+  TFM_CHECK(source.defined() && source.shape().ndim() == 2 && source.dim(0) == 1,
+            "rnn-attention: beam search takes one sentence [1, len], found ", source.shape());
+  NoGradGuard no_grad;
+  RnnBeamDecoder dec(*this, source);
+  return beam_search(dec, options);
 }
 
 TFM_REGISTER_MODEL("rnn-attention", [](const nlohmann::json& config) -> std::unique_ptr<Model> {

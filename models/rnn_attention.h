@@ -13,6 +13,7 @@
 // "score": dot|general|concat, "window": D}.
 #include "layers/luong_attention.h"
 #include "layers/recurrent.h"
+#include "models/beam.h"
 #include "models/model.h"
 
 namespace tfm {
@@ -49,6 +50,9 @@ class RnnAttention : public Model {
   std::vector<std::vector<int32_t>> greedy(const Tensor& source, const Tensor& source_padding, int32_t bos, int32_t eos,
                                            int64_t max_steps);
 
+  // Beam search for one source sentence [1, S] (batched over the beam's rows).
+  std::vector<Hypothesis> beam(const Tensor& source, const BeamOptions& options);
+
   Embedding src_emb, tgt_emb;
   LSTM encoder;
   LSTMCell decoder;
@@ -56,6 +60,7 @@ class RnnAttention : public Model {
   std::unique_ptr<Linear> head;  // null when tied
 
  private:
+  friend class RnnBeamDecoder;
   // One decoder step: embedded input [B, d] (+ previous h̃) → new state and h̃ [B, d].
   Variable step(const Variable& input, const Variable& feed, LSTMCell::State& state, const Encoded& enc, int64_t t,
                 Variable* weights);

@@ -119,6 +119,14 @@ TEST(RnnAttention, LearnsToCopyAndDecodesGreedily) {
   const auto out = m->greedy(src, Tensor(), 0, 1, 10);
   EXPECT_EQ(out[0], (std::vector<int32_t>{2, 5, 7, 3}));
   EXPECT_EQ(out[1], (std::vector<int32_t>{6, 6, 4, 2}));
+  // Beam search over one sentence finds the copy too, its best score first.
+  BeamOptions bo;
+  bo.beam = 4, bo.bos = 0, bo.eos = 1, bo.max_len = 10;
+  Tensor one = Tensor::empty({1, 4}, DType::I32);
+  std::copy(seqs, seqs + 4, one.data_i32());
+  const std::vector<Hypothesis> hyps = m->beam(one, bo);
+  ASSERT_FALSE(hyps.empty());
+  EXPECT_EQ(hyps[0].tokens, (std::vector<int32_t>{2, 5, 7, 3}));
   // Teacher-forced decoding returns one weight row per target position over the source.
   Tensor weights;
   const RnnAttention::Encoded enc = m->encode(src, Tensor());
