@@ -18,6 +18,43 @@ void save_checkpoint(const std::string& path, const Model& model, const nlohmann
   save_checkpoint(path, tensors, model.config(), tokenizer);
 }
 
+void average_checkpoints(const std::vector<std::string>& inputs, const std::string& output) {
+  TFM_CHECK(!inputs.empty(), "average: no checkpoints given");
+  const SafetensorsContents first = load_safetensors(inputs[0]);
+  std::vector<std::vector<double>> sums;
+  for (const auto& [name, t] : first.tensors) {
+    TFM_CHECK(t.dtype() == DType::F32, inputs[0], ": tensor \"", name, "\" is ", dtype_name(t.dtype()),
+              ", only F32 checkpoints can be averaged");
+    sums.emplace_back(t.data(), t.data() + t.numel());
+  }
+  const auto config = first.metadata.find("config");
+  for (size_t k = 1; k < inputs.size(); ++k) {
+    const SafetensorsContents c = load_safetensors(inputs[k]);
+    const auto other = c.metadata.find("config");
+    TFM_CHECK((config == first.metadata.end()) == (other == c.metadata.end()) &&
+                  (config == first.metadata.end() || config->second == other->second),
+              "average: ", inputs[k], " holds a different model config than ", inputs[0]);
+    TFM_CHECK(c.tensors.size() == first.tensors.size(), "average: ", inputs[k], " has ", c.tensors.size(),
+              " tensors, ", inputs[0], " has ", first.tensors.size());
+    for (size_t i = 0; i < first.tensors.size(); ++i) {
+      const auto& [name, t] = first.tensors[i];
+      const Tensor* u = c.find(name);
+      TFM_CHECK(u != nullptr, "average: ", inputs[k], " has no tensor \"", name, "\"");
+      TFM_CHECK(u->dtype() == DType::F32 && u->shape() == t.shape(), "average: ", inputs[k], ": tensor \"", name,
+                "\" is ", dtype_name(u->dtype()), " ", u->shape(), ", expected F32 ", t.shape());
+      for (int64_t j = 0; j < t.numel(); ++j) sums[i][j] += u->data()[j];
+    }
+  }
+  std::vector<std::pair<std::string, Tensor>> out;
+  const double n = static_cast<double>(inputs.size());
+  for (size_t i = 0; i < first.tensors.size(); ++i) {
+    Tensor t = Tensor::empty(first.tensors[i].second.shape());
+    for (int64_t j = 0; j < t.numel(); ++j) t.data()[j] = static_cast<float>(sums[i][j] / n);
+    out.emplace_back(first.tensors[i].first, t);
+  }
+  save_safetensors(output, out, first.metadata);
+}
+
 void load_weights(Model& model, const SafetensorsContents& contents, const std::string& src) {
   std::set<std::string> expected;
   for (auto& [name, p] : model.named_parameters()) {

@@ -24,6 +24,13 @@ struct LoadedModel {
   nlohmann::json tokenizer;  // the tokenizer description from the file
 };
 
+// Checkpoint averaging (Vaswani et al. 2017 average the last checkpoints):
+// the element-wise mean of the float tensors of `inputs`, which must hold the
+// same model (same config, tensor names, dtypes and shapes; errors name the
+// file and the tensor), written atomically to `output` with the first file's
+// metadata. The mean is taken in double, in the order given.
+void average_checkpoints(const std::vector<std::string>& inputs, const std::string& output);
+
 // Rebuilds the model from the file's config and loads its weights.
 LoadedModel load_checkpoint(const std::string& path);
 // Loads tensors into an existing model: every parameter present with the

@@ -181,3 +181,39 @@ TEST_F(Checkpoint, MetadataProblemsAreExplained) {
 
 }  // namespace
 }  // namespace tfm
+
+namespace tfm {
+namespace {
+
+TEST_F(Checkpoint, AveragingTakesTheElementwiseMeanAndChecksTheModel) {
+  std::vector<std::unique_ptr<Model>> models;
+  std::vector<std::string> files;
+  for (uint64_t k = 0; k < 3; ++k) {
+    models.push_back(ModelRegistry::create(kLm));
+    randomize(*models.back(), 10 + k);
+    files.push_back(path("c" + std::to_string(k) + ".safetensors"));
+    save_checkpoint(files.back(), *models.back(), kTokenizer);
+  }
+  average_checkpoints(files, path("avg.safetensors"));
+  LoadedModel avg = load_checkpoint(path("avg.safetensors"));
+  EXPECT_EQ(avg.config, models[0]->config());
+  EXPECT_EQ(avg.tokenizer, kTokenizer);
+  auto pa = avg.model->named_parameters();
+  for (size_t i = 0; i < pa.size(); ++i)
+    for (int64_t j = 0; j < pa[i].second->numel(); ++j) {
+      double mean = 0.0;
+      for (auto& m : models) mean += m->named_parameters()[i].second->data().at(j);
+      ASSERT_NEAR(pa[i].second->data().at(j), mean / 3.0, 1e-6) << pa[i].first << " element " << j;
+    }
+  // A different model is refused, naming the file.
+  nlohmann::json other = kLm;
+  other["d_model"] = 16;
+  other["n_head"] = 2;
+  std::unique_ptr<Model> m = ModelRegistry::create(other);
+  save_checkpoint(path("other.safetensors"), *m, kTokenizer);
+  EXPECT_CONTAINS(error_message([&] { average_checkpoints({files[0], path("other.safetensors")}, path("x.safetensors")); }),
+                  "other.safetensors holds a different model config");
+}
+
+}  // namespace
+}  // namespace tfm

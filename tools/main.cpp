@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "core/parallel.h"
+#include "models/checkpoint.h"
 #include "tools/bench.h"
 #include "tools/bleu.h"
 #include "tools/distributed.h"
@@ -99,6 +100,13 @@ int run(int argc, char** argv) {
   bench_cmd->add_flag("--allreduce", bench.allreduce,
                       "Under mpirun: time MPI_Allreduce of the preset's whole gradient (data-parallel cost)");
 
+  // average
+  std::vector<std::string> avg_inputs;
+  std::string avg_output;
+  auto* avg_cmd = app.add_subcommand("average", "Average checkpoints of one model into a new checkpoint");
+  avg_cmd->add_option("checkpoints", avg_inputs, "Checkpoints to average (same model)")->required();
+  avg_cmd->add_option("--out,-o", avg_output, "Output checkpoint (written atomically)")->required();
+
   // bleu
   std::string bleu_ref, bleu_hyp;
   bool bleu_json = false;
@@ -166,6 +174,11 @@ int run(int argc, char** argv) {
     }
     TFM_CHECK(!bench.preset.empty(), "bench: --preset is required (gpt-tiny, gpt-small, seq2seq)");
     return tfm::run_bench(bench);
+  }
+  if (*avg_cmd) {
+    tfm::average_checkpoints(avg_inputs, avg_output);
+    std::printf("averaged %zu checkpoints into %s\n", avg_inputs.size(), avg_output.c_str());
+    return 0;
   }
   if (*bleu_cmd) {
     auto lines = [](const std::string& path) {
