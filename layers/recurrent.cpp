@@ -17,18 +17,20 @@ Variable uniform_parameter(std::initializer_list<int64_t> shape, int64_t hidden)
 
 }  // namespace
 
-LSTMCell::LSTMCell(int64_t input_size, int64_t hidden_size) {
-  TFM_CHECK(input_size > 0 && hidden_size > 0, "LSTM: sizes must be positive, found input=", input_size,
+GatedCell::GatedCell(const char* what, int64_t gates, int64_t input_size, int64_t hidden_size) {
+  TFM_CHECK(input_size > 0 && hidden_size > 0, what, ": sizes must be positive, found input=", input_size,
             " hidden=", hidden_size);
-  weight_ih = uniform_parameter({4 * hidden_size, input_size}, hidden_size);
-  weight_hh = uniform_parameter({4 * hidden_size, hidden_size}, hidden_size);
-  bias_ih = uniform_parameter({4 * hidden_size}, hidden_size);
-  bias_hh = uniform_parameter({4 * hidden_size}, hidden_size);
+  weight_ih = uniform_parameter({gates * hidden_size, input_size}, hidden_size);
+  weight_hh = uniform_parameter({gates * hidden_size, hidden_size}, hidden_size);
+  bias_ih = uniform_parameter({gates * hidden_size}, hidden_size);
+  bias_hh = uniform_parameter({gates * hidden_size}, hidden_size);
   register_parameter("weight_ih", weight_ih);
   register_parameter("weight_hh", weight_hh);
   register_parameter("bias_ih", bias_ih);
   register_parameter("bias_hh", bias_hh);
 }
+
+LSTMCell::LSTMCell(int64_t input_size, int64_t hidden_size) : GatedCell("LSTM", 4, input_size, hidden_size) {}
 
 LSTMCell::State LSTMCell::zero_state(int64_t batch) const {
   return {Variable(Tensor::zeros({batch, hidden_size()})), Variable(Tensor::zeros({batch, hidden_size()}))};
@@ -43,18 +45,7 @@ LSTMCell::State LSTMCell::forward(const Variable& x, const State& s, const Varia
   return {mul(o, tanh(c)), c};
 }
 
-GRUCell::GRUCell(int64_t input_size, int64_t hidden_size) {
-  TFM_CHECK(input_size > 0 && hidden_size > 0, "GRU: sizes must be positive, found input=", input_size,
-            " hidden=", hidden_size);
-  weight_ih = uniform_parameter({3 * hidden_size, input_size}, hidden_size);
-  weight_hh = uniform_parameter({3 * hidden_size, hidden_size}, hidden_size);
-  bias_ih = uniform_parameter({3 * hidden_size}, hidden_size);
-  bias_hh = uniform_parameter({3 * hidden_size}, hidden_size);
-  register_parameter("weight_ih", weight_ih);
-  register_parameter("weight_hh", weight_hh);
-  register_parameter("bias_ih", bias_ih);
-  register_parameter("bias_hh", bias_hh);
-}
+GRUCell::GRUCell(int64_t input_size, int64_t hidden_size) : GatedCell("GRU", 3, input_size, hidden_size) {}
 
 Variable GRUCell::forward(const Variable& x, const Variable& h) const {
   const int64_t H = hidden_size();

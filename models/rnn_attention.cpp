@@ -141,10 +141,9 @@ namespace {
 // Rows `rows` of t [N, ...], in order.
 Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& rows) {
   Shape shape = t.shape();
-  const int64_t inner = t.numel() / t.dim(0);
   shape[0] = static_cast<int64_t>(rows.size());
   Tensor out = Tensor::empty(shape, t.dtype());
-  const size_t bytes = static_cast<size_t>(inner) * (t.dtype() == DType::I32 ? 4 : 4);
+  const size_t bytes = t.nbytes() / static_cast<size_t>(t.dim(0));
   for (size_t i = 0; i < rows.size(); ++i)
     std::memcpy(static_cast<char*>(out.raw_data()) + i * bytes, static_cast<const char*>(t.raw_data()) + rows[i] * bytes,
                 bytes);

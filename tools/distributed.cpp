@@ -183,7 +183,6 @@ void GradientReducer::start(Bucket& b) {
     else std::memset(dst, 0, n * sizeof(float));
     dst += n;
   }
-  b.started = true;
 #ifdef TFM_WITH_MPI
   MPI_Request r;
   check_mpi(MPI_Iallreduce(MPI_IN_PLACE, b.buffer.data(), static_cast<int>(b.buffer.size()), MPI_FLOAT, MPI_SUM,
@@ -217,7 +216,6 @@ void GradientReducer::finish() {
       src += n;
     }
     b.ready = 0;
-    b.started = false;
   }
   next_ = 0;
   last_wait_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -55,7 +55,6 @@ class GradientReducer {
     std::vector<VariableImpl*> params;
     std::vector<float> buffer;
     int ready = 0;
-    bool started = false;
     void* request = nullptr;  // MPI_Request when started
   };
   void on_ready(VariableImpl* leaf);
