@@ -25,6 +25,9 @@ class Generator {
     return first;
   }
   std::array<uint32_t, 4> block(uint64_t index) const;
+  // The 32-bit words [first_word, first_word + n) of the stream, word w being
+  // block(w / 4)[w % 4]; many blocks at once, vectorised (same values as block()).
+  void words(uint64_t first_word, int64_t n, uint32_t* out) const;
 
   uint32_t next_u32();       // one block per call: simple, for scalar use
   double next_uniform();     // [0, 1), 53 bits

@@ -38,4 +38,11 @@ struct Hypothesis {
 // max_len counts as finished.
 std::vector<Hypothesis> beam_search(BeamDecoder& decoder, const BeamOptions& options);
 
+// Batched: the decoder starts with one row per sentence (n_sentences rows);
+// every step feeds the live hypotheses of all unfinished sentences as one
+// batch, sentence by sentence. Each sentence's result is what beam_search
+// would return for it alone.
+std::vector<std::vector<Hypothesis>> beam_search_batch(BeamDecoder& decoder, int64_t n_sentences,
+                                                       const BeamOptions& options);
+
 }  // namespace tfm

@@ -136,30 +136,16 @@ std::vector<std::vector<int32_t>> RnnAttention::greedy(const Tensor& source, con
   return out;
 }
 
-namespace {
-
-// Rows `rows` of t [N, ...], in order.
-Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& rows) {
-  Shape shape = t.shape();
-  shape[0] = static_cast<int64_t>(rows.size());
-  Tensor out = Tensor::empty(shape, t.dtype());
-  const size_t bytes = t.nbytes() / static_cast<size_t>(t.dim(0));
-  for (size_t i = 0; i < rows.size(); ++i)
-    std::memcpy(static_cast<char*>(out.raw_data()) + i * bytes, static_cast<const char*>(t.raw_data()) + rows[i] * bytes,
-                bytes);
-  return out;
-}
-
-}  // namespace
-
 class RnnBeamDecoder : public BeamDecoder {
  public:
-  RnnBeamDecoder(RnnAttention& m, const Tensor& source) : m_(m) {
-    enc_ = m.encode(source, Tensor());
+  RnnBeamDecoder(RnnAttention& m, const Tensor& source, const Tensor& padding) : m_(m) {
+    NoGradGuard no_grad;
+    enc_ = m.encode(source, padding);
     state_ = enc_.final;
-    feed_ = Variable(Tensor::zeros({1, m.config_.d_model}));
+    feed_ = Variable(Tensor::zeros({source.dim(0), m.config_.d_model}));
   }
   Tensor step(const std::vector<int32_t>& last) override {
+    NoGradGuard no_grad;
     const int64_t N = static_cast<int64_t>(last.size()), H = m_.config_.d_model;
     Tensor ids = Tensor::empty({N, 1}, DType::I32);
     std::copy(last.begin(), last.end(), ids.data_i32());
@@ -170,6 +156,7 @@ class RnnBeamDecoder : public BeamDecoder {
     state_ = {Variable(gather_rows(state_.h.data(), rows)), Variable(gather_rows(state_.c.data(), rows))};
     feed_ = Variable(gather_rows(feed_.data(), rows));
     enc_.states = Variable(gather_rows(enc_.states.data(), rows));
+    if (enc_.padding.defined()) enc_.padding = gather_rows(enc_.padding, rows);
   }
 
  private:
@@ -180,12 +167,28 @@ class RnnBeamDecoder : public BeamDecoder {
   int64_t t_ = 0;
 };
 
+std::unique_ptr<BeamDecoder> RnnAttention::beam_decoder(const Tensor& source, const Tensor& padding, int64_t) {
+  TFM_CHECK(source.defined() && source.shape().ndim() == 2, "rnn-attention: source must be [batch, len] ids, found ",
+            source.shape());
+  return std::make_unique<RnnBeamDecoder>(*this, source, padding);
+}
+
 std::vector<Hypothesis> RnnAttention::beam(const Tensor& source, const BeamOptions& options) {
   TFM_CHECK(source.defined() && source.shape().ndim() == 2 && source.dim(0) == 1,
             "rnn-attention: beam search takes one sentence [1, len], found ", source.shape());
+  auto dec = beam_decoder(source, Tensor(), options.max_len);
+  return beam_search(*dec, options);
+}
+
+Tensor RnnAttention::cross_attention(const Tensor& source, const Tensor& target_in, int64_t layer, int64_t head) {
+  TFM_CHECK(layer == -1 || layer == 0, "rnn-attention: one attention layer (--layer 0), found --layer ", layer);
+  TFM_CHECK(head == -1 || head == 0, "rnn-attention: one attention head (--head 0), found --head ", head);
+  TFM_CHECK(config_.attention.type != "none", "rnn-attention: this model has no attention (attention.type none)");
+  TFM_CHECK(source.dim(0) == 1 && target_in.dim(0) == 1, "rnn-attention: cross_attention takes one sentence pair");
   NoGradGuard no_grad;
-  RnnBeamDecoder dec(*this, source);
-  return beam_search(dec, options);
+  Tensor weights;
+  decode(target_in, encode(source, Tensor()), &weights);  // [1, T, S]
+  return reshape(Variable(weights), Shape({target_in.dim(1), source.dim(1)})).data();
 }
 
 TFM_REGISTER_MODEL("rnn-attention", [](const nlohmann::json& config) -> std::unique_ptr<Model> {

@@ -14,7 +14,7 @@
 #include "layers/luong_attention.h"
 #include "layers/recurrent.h"
 #include "models/beam.h"
-#include "models/model.h"
+#include "models/seq2seq.h"
 
 namespace tfm {
 
@@ -27,7 +27,7 @@ struct RnnAttentionConfig {
   nlohmann::json to_json() const;
 };
 
-class RnnAttention : public Model {
+class RnnAttention : public Seq2SeqModel {
  public:
   explicit RnnAttention(const RnnAttentionConfig& config);
   std::string type() const override { return "rnn-attention"; }
@@ -48,7 +48,11 @@ class RnnAttention : public Model {
   Variable decode(const Tensor& target_in, const Encoded& enc, Tensor* weights = nullptr);
   // Greedy decoding, one sentence per row: ids up to eos (excluded) or max_steps.
   std::vector<std::vector<int32_t>> greedy(const Tensor& source, const Tensor& source_padding, int32_t bos, int32_t eos,
-                                           int64_t max_steps);
+                                           int64_t max_steps) override;
+  std::unique_ptr<BeamDecoder> beam_decoder(const Tensor& source, const Tensor& padding, int64_t max_steps) override;
+  Tensor cross_attention(const Tensor& source, const Tensor& target_in, int64_t layer, int64_t head) override;
+  int64_t attention_layers() const override { return 1; }
+  int64_t attention_heads() const override { return 1; }
 
   // Beam search for one source sentence [1, S] (batched over the beam's rows).
   std::vector<Hypothesis> beam(const Tensor& source, const BeamOptions& options);

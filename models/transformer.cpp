@@ -198,11 +198,16 @@ Variable EncoderDecoder::encode(const Tensor& source, const Tensor& source_paddi
 }
 
 Variable EncoderDecoder::decode(const Tensor& target_in, const Variable& memory, const Tensor& source_padding,
-                                Tensor* cross_weights) {
+                                Tensor* cross_weights, int64_t weights_layer) {
+  const int64_t n_layers = static_cast<int64_t>(decoder.layers.size());
+  if (weights_layer < 0) weights_layer = n_layers - 1;
+  TFM_CHECK(weights_layer < n_layers, "transformer: decoder layer ", weights_layer, " out of range [0, ", n_layers,
+            ")");
   Variable x = embed(target_embedding(), target_in, 0);
   const AttentionMask mask{.causal = false, .key_padding = source_padding};
   for (size_t i = 0; i < decoder.layers.size(); ++i)
-    x = decoder.layers[i]->forward(x, memory, mask, i + 1 == decoder.layers.size() ? cross_weights : nullptr);
+    x = decoder.layers[i]->forward(x, memory, mask,
+                                   static_cast<int64_t>(i) == weights_layer ? cross_weights : nullptr);
   if (decoder.ln_f) x = decoder.ln_f->forward(x);
   return project(x);
 }
@@ -215,9 +220,10 @@ Variable EncoderDecoder::loss(const Batch& batch, const CrossEntropyOptions& opt
   return cross_entropy(decode(batch.input, memory, batch.source_padding), batch.target, options);
 }
 
-DecoderState EncoderDecoder::start_decoding(const Tensor& source, const Tensor& source_padding) {
+DecoderState EncoderDecoder::start_decoding(const Tensor& source, const Tensor& source_padding, int64_t capacity) {
   NoGradGuard no_grad;
   DecoderState s;
+  s.capacity = capacity > 0 ? std::min(capacity, config_.max_len) : config_.max_len;
   s.memory = encode(source, source_padding);
   s.memory_mask = AttentionMask{.causal = false, .key_padding = source_padding};
   s.self_caches.resize(decoder.layers.size());
@@ -230,7 +236,7 @@ Variable EncoderDecoder::decode_step(const Tensor& target_ids, DecoderState& s) 
   Variable x = embed(target_embedding(), target_ids, s.length());
   for (size_t i = 0; i < decoder.layers.size(); ++i)
     x = decoder.layers[i]->forward_cached(x, s.memory, s.memory_mask, s.self_caches[i], s.cross_caches[i],
-                                          config_.max_len);
+                                          s.capacity > 0 ? s.capacity : config_.max_len);
   if (decoder.ln_f) x = decoder.ln_f->forward(x);
   return project(x);
 }
@@ -240,7 +246,7 @@ std::vector<std::vector<int32_t>> EncoderDecoder::greedy(const Tensor& source, c
   NoGradGuard no_grad;
   const int64_t B = source.dim(0), V = config_.vocab_size;
   max_steps = std::min(max_steps, config_.max_len);
-  DecoderState state = start_decoding(source, source_padding);
+  DecoderState state = start_decoding(source, source_padding, max_steps);
   std::vector<std::vector<int32_t>> out(B);
   std::vector<bool> done(B, false);
   Tensor next = Tensor::empty({B, 1}, DType::I32);
@@ -250,17 +256,82 @@ std::vector<std::vector<int32_t>> EncoderDecoder::greedy(const Tensor& source, c
     bool all_done = true;
     for (int64_t b = 0; b < B; ++b) {
       const float* l = logits.data().data() + b * V;
-      int32_t best = 0;
-      for (int64_t j = 1; j < V; ++j)
-        if (l[j] > l[best]) best = static_cast<int32_t>(j);
-      if (done[b]) best = eos;
-      else out[b].push_back(best);
-      done[b] = done[b] || best == eos;
+      const int32_t best = static_cast<int32_t>(std::max_element(l, l + V) - l);
+      if (!done[b]) {
+        if (best == eos) done[b] = true;
+        else out[b].push_back(best);
+      }
       all_done = all_done && done[b];
       next.data_i32()[b] = best;
     }
     if (all_done) break;
   }
+  return out;
+}
+
+namespace {
+
+// Rows [0, length) of each batch entry of a cache laid out [B, capacity, d], gathered.
+void reorder_cache(KVCache& cache, const std::vector<int64_t>& rows) {
+  if (!cache.k.defined()) return;
+  const int64_t cap = cache.k.dim(1), d = cache.k.dim(2), n = static_cast<int64_t>(rows.size());
+  const size_t used = static_cast<size_t>(cache.length * d), stride = static_cast<size_t>(cap * d);
+  for (Tensor* t : {&cache.k, &cache.v}) {
+    Tensor out = Tensor::empty({n, cap, d});
+    for (int64_t i = 0; i < n; ++i)
+      std::memcpy(out.data() + i * stride, t->data() + rows[i] * stride, used * sizeof(float));
+    *t = out;
+  }
+}
+
+class TransformerBeamDecoder : public BeamDecoder {
+ public:
+  TransformerBeamDecoder(EncoderDecoder& m, const Tensor& source, const Tensor& padding, int64_t max_steps)
+      : m_(m), state_(m.start_decoding(source, padding, max_steps)) {}
+  Tensor step(const std::vector<int32_t>& last) override {
+    NoGradGuard no_grad;
+    const int64_t N = static_cast<int64_t>(last.size());
+    Tensor ids = Tensor::empty({N, 1}, DType::I32);
+    std::copy(last.begin(), last.end(), ids.data_i32());
+    const Variable logits = m_.decode_step(ids, state_);  // [N, 1, V]
+    return log_softmax(reshape(logits, Shape({N, logits.dim(2)}))).data();
+  }
+  void reorder(const std::vector<int64_t>& rows) override {
+    state_.memory = Variable(gather_rows(state_.memory.data(), rows));
+    if (state_.memory_mask.key_padding.defined())
+      state_.memory_mask.key_padding = gather_rows(state_.memory_mask.key_padding, rows);
+    for (KVCache& c : state_.self_caches) reorder_cache(c, rows);
+    for (KVCache& c : state_.cross_caches)
+      if (c.k.defined()) c.k = gather_rows(c.k, rows), c.v = gather_rows(c.v, rows);
+  }
+
+ private:
+  EncoderDecoder& m_;
+  DecoderState state_;
+};
+
+}  // namespace
+
+std::unique_ptr<BeamDecoder> EncoderDecoder::beam_decoder(const Tensor& source, const Tensor& padding,
+                                                         int64_t max_steps) {
+  return std::make_unique<TransformerBeamDecoder>(*this, source, padding, max_steps);
+}
+
+Tensor EncoderDecoder::cross_attention(const Tensor& source, const Tensor& target_in, int64_t layer, int64_t head) {
+  TFM_CHECK(source.dim(0) == 1 && target_in.dim(0) == 1, "transformer: cross_attention takes one sentence pair");
+  TFM_CHECK(head >= -1 && head < config_.n_head, "transformer: head ", head, " out of range [0, ", config_.n_head,
+            ") (-1: the average)");
+  NoGradGuard no_grad;
+  Tensor weights;  // [1, H, T, S]
+  decode(target_in, encode(source, Tensor()), Tensor(), &weights, layer);
+  const int64_t H = config_.n_head, T = target_in.dim(1), S = source.dim(1);
+  Tensor out = Tensor::zeros({T, S});
+  for (int64_t h = 0; h < H; ++h) {
+    if (head >= 0 && h != head) continue;
+    for (int64_t i = 0; i < T * S; ++i) out.data()[i] += weights.data()[h * T * S + i];
+  }
+  if (head < 0)
+    for (int64_t i = 0; i < T * S; ++i) out.data()[i] /= static_cast<float>(H);
   return out;
 }
 

@@ -10,7 +10,7 @@
 #include "layers/attention.h"
 #include "layers/basic.h"
 #include "layers/registry.h"
-#include "models/model.h"
+#include "models/seq2seq.h"
 
 namespace tfm {
 
@@ -81,10 +81,11 @@ struct DecoderState {
   Variable memory;
   AttentionMask memory_mask;
   std::vector<KVCache> self_caches, cross_caches;
+  int64_t capacity = 0;  // target positions the self-attention caches hold (0: model.seq_len)
   int64_t length() const { return self_caches.empty() ? 0 : self_caches[0].length; }
 };
 
-class EncoderDecoder : public Model {
+class EncoderDecoder : public Seq2SeqModel {
  public:
   explicit EncoderDecoder(const TransformerConfig& config);
   std::string type() const override { return "transformer"; }
@@ -95,19 +96,25 @@ class EncoderDecoder : public Model {
 
   // source [B, S] → memory [B, S, d]; source_padding [B, S] or undefined.
   Variable encode(const Tensor& source, const Tensor& source_padding);
-  // Decoder over target ids [B, T] → logits [B, T, V]; cross_weights of the
-  // last decoder layer on request ([B, n_head, T, S]).
+  // Decoder over target ids [B, T] → logits [B, T, V]; cross_weights of decoder
+  // layer weights_layer (-1: the last) on request ([B, n_head, T, S]).
   Variable decode(const Tensor& target_in, const Variable& memory, const Tensor& source_padding,
-                  Tensor* cross_weights = nullptr);
+                  Tensor* cross_weights = nullptr, int64_t weights_layer = -1);
   Variable loss(const Batch& batch, const CrossEntropyOptions& options = {}) override;
   void init_weights(Generator& gen) override;
 
-  DecoderState start_decoding(const Tensor& source, const Tensor& source_padding);
+  // capacity: target positions to cache (0: model.seq_len).
+  DecoderState start_decoding(const Tensor& source, const Tensor& source_padding, int64_t capacity = 0);
   // Logits [B, n, V] of the new target ids [B, n], using and extending the caches.
   Variable decode_step(const Tensor& target_ids, DecoderState& state);
-  // Greedy decoding: [B, <= max_steps] ids, each row ending at eos (padded with eos after).
+  // Greedy decoding: per row, the ids before eos (at most max_steps).
   std::vector<std::vector<int32_t>> greedy(const Tensor& source, const Tensor& source_padding, int32_t bos,
-                                           int32_t eos, int64_t max_steps);
+                                           int32_t eos, int64_t max_steps) override;
+  // Batched beam search with key/value caches reordered between steps.
+  std::unique_ptr<BeamDecoder> beam_decoder(const Tensor& source, const Tensor& padding, int64_t max_steps) override;
+  Tensor cross_attention(const Tensor& source, const Tensor& target_in, int64_t layer, int64_t head) override;
+  int64_t attention_layers() const override { return config_.n_decoder_layers; }
+  int64_t attention_heads() const override { return config_.n_head; }
 
   std::unique_ptr<Embedding> emb, src_emb, tgt_emb;  // emb when shared, else src_emb and tgt_emb
   EncoderStack encoder;

@@ -34,6 +34,22 @@ TEST(Generator, BlockIsPhiloxOfIndexUnderSeedKey) {
   EXPECT_EQ(g.block(index), philox4x32_10({0xfffffffe, 0x5, 0, 0}, {0x89abcdef, 0x01234567}));
 }
 
+TEST(Generator, WordsAreTheBlocksWordsForAnyStartAndLength) {
+  // The vectorised bulk path must give exactly block(w / 4)[w % 4], across
+  // 16-block groups, partial first/last blocks and counters crossing 2^32 blocks.
+  const Generator gen(0x0123456789abcdefULL);
+  for (uint64_t first : {uint64_t{0}, uint64_t{1}, uint64_t{3}, uint64_t{4}, uint64_t{65}, (uint64_t{1} << 34) - 6})
+    for (int64_t n : {1, 2, 3, 4, 5, 63, 64, 65, 257}) {
+      std::vector<uint32_t> got(static_cast<size_t>(n) + 1, 0xdeadbeefu);
+      gen.words(first, n, got.data());
+      for (int64_t i = 0; i < n; ++i) {
+        const uint64_t w = first + static_cast<uint64_t>(i);
+        ASSERT_EQ(got[i], gen.block(w / 4)[w % 4]) << "first " << first << " n " << n << " i " << i;
+      }
+      EXPECT_EQ(got[n], 0xdeadbeefu) << "wrote past the end";
+    }
+}
+
 TEST(Generator, SavedSeedAndOffsetReproduceTheSequence) {
   Generator g(42);
   for (int i = 0; i < 7; ++i) g.next_u32();

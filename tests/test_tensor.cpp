@@ -1,5 +1,6 @@
 // Shape, Tensor (views, copies, typed access) and the caching allocator.
 #include "core/allocator.h"
+#include "core/rng.h"
 #include "core/tensor.h"
 #include "test_util.h"
 
@@ -203,6 +204,51 @@ TEST(Allocator, TensorsOfARepeatedShapeAllocateNothingNew) {
     t.fill(1.0f);
   }
   EXPECT_EQ(allocator_stats().os_allocations, os_before);
+}
+
+TEST(Allocator, LargeRequestsReuseASomewhatLargerCachedBlock) {
+  // Variable-length batches: a block freed by a larger step serves a smaller one (best fit, up to 2x).
+  allocator_release_cached();
+  constexpr size_t kBig = 3u << 20, kSmaller = 2u << 20, kTiny = 1u << 20;
+  void* big = storage_allocate(kBig);
+  storage_free(big, kBig);
+  const int64_t os_before = allocator_stats().os_allocations;
+  void* reused = storage_allocate(kSmaller);
+  EXPECT_EQ(reused, big);
+  EXPECT_EQ(allocator_stats().os_allocations, os_before);
+  EXPECT_EQ(allocator_stats().bytes_cached, 0);
+  storage_free(reused, kSmaller);  // back to the cache at its real size
+  EXPECT_EQ(allocator_stats().bytes_cached, static_cast<int64_t>(kBig));
+  // More than twice the request: not reused (the waste would be too large).
+  void* tiny = storage_allocate(kTiny);
+  EXPECT_NE(tiny, big);
+  EXPECT_EQ(allocator_stats().os_allocations, os_before + 1);
+  storage_free(tiny, kTiny);
+  allocator_release_cached();
+  EXPECT_EQ(allocator_stats().bytes_cached, 0);
+}
+
+TEST(Allocator, VaryingShapesKeepTheCacheBounded) {
+  // Steps whose tensors change size every time (token-count batches): the memory held stays within
+  // a small multiple of the largest step instead of growing with every new shape.
+  allocator_release_cached();
+  Generator gen(3);
+  int64_t largest_step = 0;
+  for (int step = 0; step < 200; ++step) {
+    std::vector<std::pair<void*, size_t>> blocks;
+    int64_t step_bytes = 0;
+    for (int k = 0; k < 6; ++k) {
+      const size_t bytes = (1u << 20) + gen.next_below(7u << 20);
+      blocks.emplace_back(storage_allocate(bytes), bytes);
+      step_bytes += static_cast<int64_t>(bytes);
+    }
+    largest_step = std::max(largest_step, step_bytes);
+    for (auto& [p, n] : blocks) storage_free(p, n);
+  }
+  const AllocatorStats s = allocator_stats();
+  EXPECT_EQ(s.bytes_in_use, 0);
+  EXPECT_LT(s.bytes_cached, 4 * largest_step) << "cached " << s.bytes_cached << " largest step " << largest_step;
+  allocator_release_cached();
 }
 
 TEST(Allocator, StatsTrackBytesInUseAndCached) {

@@ -114,7 +114,8 @@ TEST(ToolCli, ConfigProblemsExitWith2) {
                    "train.batch_size: expected an integer, found \"many\"");
   EXPECT_BAD_INPUT(tfm("train ok.json --set model.d_model=0", dir.path()), "model.d_model");
   EXPECT_BAD_INPUT(tfm("train ok.json --set model.n_layers=2", dir.path()), "did you mean model.n_layer?");
-  EXPECT_BAD_INPUT(tfm("train ok.json --set model.type=transformer --out run", dir.path()), "not trainable from text");
+  EXPECT_BAD_INPUT(tfm("train ok.json --set model.type=transformer --out run", dir.path()),
+                   "is an encoder-decoder: it trains on parallel data");
   // No run directory is left behind by a rejected config.
   EXPECT_FALSE(fs::exists(dir.path("run")));
 }

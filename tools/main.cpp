@@ -17,9 +17,11 @@
 #include "tools/bench.h"
 #include "tools/bleu.h"
 #include "tools/distributed.h"
+#include "tools/parallel_data.h"
 #include "tools/lm_commands.h"
 #include "tools/train_config.h"
 #include "tools/trainer.h"
+#include "tools/translate_commands.h"
 
 namespace {
 
@@ -118,6 +120,38 @@ int run(int argc, char** argv) {
       "Same definition as sacreBLEU's defaults: detokenised text, 13a tokenisation, case-sensitive, 4-grams,\n"
       "brevity penalty over the corpus, 'exp' smoothing (signature nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp).");
 
+  // translate
+  std::string tr_ckpt, tr_input;
+  tfm::TranslateOptions tr_opts;
+  tr_opts.beam = 5;
+  tr_opts.length_penalty = 0.6;
+  int64_t tr_threads = 0;
+  auto* tr_cmd = app.add_subcommand("translate", "Translate sentences (one per line) with an encoder-decoder checkpoint");
+  tr_cmd->add_option("checkpoint", tr_ckpt, "Checkpoint of a transformer or rnn-attention model")->required();
+  tr_cmd->add_option("--input,-i", tr_input, "Source sentences, one per line (default: stdin)");
+  tr_cmd->add_option("--beam", tr_opts.beam, "Beam size; 1 = greedy decoding")->capture_default_str()->check(CLI::PositiveNumber);
+  tr_cmd->add_option("--length-penalty", tr_opts.length_penalty,
+                     "alpha: hypotheses are ranked by log-probability / length^alpha (0: raw log-probability)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  tr_cmd->add_option("--max-len", tr_opts.max_len,
+                     "Most tokens generated per sentence (default 0: 2 x source length + 10, at most model.seq_len)")
+      ->check(CLI::NonNegativeNumber);
+  tr_cmd->add_option("--batch-size", tr_opts.batch_size, "Sentences decoded together")->capture_default_str()->check(CLI::PositiveNumber);
+  tr_cmd->add_option("--threads", tr_threads, "OpenMP threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  tr_cmd->footer("Translations go to stdout, one line per input line, in input order (detokenised text).");
+
+  // attention
+  std::string att_ckpt;
+  tfm::AttentionPlotOptions att;
+  auto* att_cmd = app.add_subcommand("attention", "Draw the cross-attention weights of one translated sentence (SVG heatmap)");
+  att_cmd->add_option("checkpoint", att_ckpt, "Checkpoint of a transformer or rnn-attention model")->required();
+  att_cmd->add_option("--source", att.source, "Source sentence")->required();
+  att_cmd->add_option("--target", att.target, "Target sentence to force (default: the model's own translation)");
+  att_cmd->add_option("--layer", att.layer, "Decoder layer (default -1: the last)")->capture_default_str();
+  att_cmd->add_option("--head", att.head, "Attention head (default -1: the mean over heads)")->capture_default_str();
+  att_cmd->add_option("--beam", att.beam, "Beam size of the translation")->capture_default_str()->check(CLI::PositiveNumber);
+  att_cmd->add_option("--out,-o", att.out, "Output file (.svg)")->required();
+
   // help
   std::string help_topic;
   auto* help_cmd = app.add_subcommand("help", "Reference: `tfm help config-keys` lists every config key");
@@ -181,21 +215,7 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (*bleu_cmd) {
-    auto lines = [](const std::string& path) {
-      const std::string text = tfm::read_file(path);
-      std::vector<std::string> out;
-      size_t start = 0;
-      while (start < text.size()) {
-        size_t end = text.find('\n', start);
-        if (end == std::string::npos) end = text.size();
-        std::string line = text.substr(start, end - start);
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        out.push_back(std::move(line));
-        start = end + 1;
-      }
-      return out;
-    };
-    const std::vector<std::string> ref = lines(bleu_ref), hyp = lines(bleu_hyp);
+    const std::vector<std::string> ref = tfm::read_lines({bleu_ref}, bleu_ref), hyp = tfm::read_lines({bleu_hyp}, bleu_hyp);
     TFM_CHECK(ref.size() == hyp.size(), "bleu: ", bleu_ref, " has ", ref.size(), " lines but ", bleu_hyp, " has ",
               hyp.size(), " (one translation per reference line)");
     const tfm::BleuScore s = tfm::corpus_bleu(hyp, {ref});
@@ -215,6 +235,16 @@ int run(int argc, char** argv) {
     } else {
       std::printf("%s\n", tfm::format_bleu(s).c_str());
     }
+    return 0;
+  }
+  if (*tr_cmd) {
+    if (tr_threads > 0) tfm::set_num_threads(static_cast<int>(tr_threads));
+    tfm::translate_command(tr_ckpt, tr_input, tr_opts, std::cout, std::cerr);
+    return 0;
+  }
+  if (*att_cmd) {
+    const std::string text = tfm::attention_command(att_ckpt, att);
+    std::printf("%s\nwrote %s\n", text.c_str(), att.out.c_str());
     return 0;
   }
   if (*help_cmd) {

@@ -3,6 +3,11 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
 #include <sstream>
 
 #include "core/error.h"
@@ -63,6 +68,34 @@ std::string base64_decode(const std::string& in) {
 }
 
 namespace {
+
+// libsentencepiece logs its command line to stderr before it reads
+// --minloglevel; the tool's stderr is for errors and progress, so training
+// runs with fd 2 pointed at /dev/null (failures come back as a status).
+class QuietStderr {
+ public:
+  QuietStderr() {
+    std::fflush(stderr);
+    std::cerr.flush();
+    saved_ = ::dup(2);
+    const int null = ::open("/dev/null", O_WRONLY);
+    if (saved_ >= 0 && null >= 0) ::dup2(null, 2);
+    if (null >= 0) ::close(null);
+  }
+  ~QuietStderr() {
+    std::cerr.flush();
+    std::fflush(stderr);
+    if (saved_ >= 0) {
+      ::dup2(saved_, 2);
+      ::close(saved_);
+    }
+  }
+  QuietStderr(const QuietStderr&) = delete;
+  QuietStderr& operator=(const QuietStderr&) = delete;
+
+ private:
+  int saved_ = -1;
+};
 
 class LineIterator : public sentencepiece::SentenceIterator {
  public:
@@ -140,6 +173,10 @@ class SentencePieceTokenizer : public Tokenizer {
     flush();
     return out;
   }
+  std::string piece(int32_t id) const override {
+    TFM_CHECK(id >= 0 && id < vocab_size(), "sentencepiece: id ", id, " out of range [0, ", vocab_size(), ")");
+    return sp_.IdToPiece(id);
+  }
   nlohmann::json to_json() const override { return {{"type", "sentencepiece"}, {"model", base64_encode(model_)}}; }
 
  private:
@@ -161,7 +198,11 @@ std::unique_ptr<Tokenizer> train_sentencepiece(const TokenizerConfig& c, const s
        << " --input_sentence_size=2000000 --shuffle_input_sentence=true --seed_sentencepiece_size=1000000"
        << " --hard_vocab_limit=false";
   std::string model;
-  auto st = sentencepiece::SentencePieceTrainer::Train(args.str(), &lines, &model);
+  sentencepiece::util::Status st;
+  {
+    QuietStderr quiet;
+    st = sentencepiece::SentencePieceTrainer::Train(args.str(), &lines, &model);
+  }
   TFM_CHECK(st.ok(), "sentencepiece: training failed: ", st.ToString());
   return std::make_unique<SentencePieceTokenizer>(std::move(model));
 }

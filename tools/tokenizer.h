@@ -27,6 +27,9 @@ class Tokenizer {
   // for char/word, a character outside a char vocabulary), naming the byte offset.
   virtual std::vector<int32_t> encode(const std::string& text) const = 0;
   virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
+  // One token as the vocabulary spells it (SentencePiece: with its U+2581 word
+  // marker), for display; by default its decoded text.
+  virtual std::string piece(int32_t id) const { return decode({id}); }
   virtual nlohmann::json to_json() const = 0;
   // Id of the end-of-sentence token, or -1.
   virtual int32_t eos_id() const { return -1; }

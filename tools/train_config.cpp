@@ -57,12 +57,48 @@ TrainConfig TrainConfig::parse(const nlohmann::json& j) {
 
   const nlohmann::json data = top.get_json("data");
   ConfigReader d(data, "data");
-  c.data.train = d.get_strings("train", {});
-  TFM_CHECK(!c.data.train.empty(), "config: data.train: at least one training file is required");
-  c.data.val = d.get_strings("val", {});
-  c.data.val_fraction = d.get_number("val_fraction", c.data.val.empty() ? 0.1 : 0.0, 0.0, 0.5);
-  TFM_CHECK(!c.data.val.empty() || c.data.val_fraction > 0.0,
-            "config: data: set data.val (files) or data.val_fraction > 0 for validation");
+  auto files = [](const nlohmann::json& j, const std::string& key) {
+    TFM_CHECK(j.is_string() || j.is_array(), "config: ", key, ": expected a file name or a list of them, found ",
+              j.dump());
+    std::vector<std::string> out;
+    if (j.is_string()) out.push_back(j.get<std::string>());
+    else
+      for (const auto& e : j) {
+        TFM_CHECK(e.is_string(), "config: ", key, ": expected strings, found ", e.dump());
+        out.push_back(e.get<std::string>());
+      }
+    TFM_CHECK(!out.empty(), "config: ", key, ": at least one file is required");
+    return out;
+  };
+  // Parallel data: {"source": files, "target": files}.
+  auto pair_of_files = [&](const nlohmann::json& j, const std::string& key, std::vector<std::string>& src,
+                           std::vector<std::string>& tgt) {
+    ConfigReader p(j, key);
+    const nlohmann::json s = p.get_json("source"), t = p.get_json("target");
+    TFM_CHECK(!s.is_null() && !t.is_null(), "config: ", key, ": parallel data needs both \"source\" and \"target\"");
+    src = files(s, key + ".source");
+    tgt = files(t, key + ".target");
+    TFM_CHECK(src.size() == tgt.size(), "config: ", key, ": ", src.size(), " source file(s) but ", tgt.size(),
+              " target file(s)");
+    p.finish();
+  };
+  const nlohmann::json train_files = d.get_json("train");
+  if (train_files.is_object()) {
+    pair_of_files(train_files, "data.train", c.data.train_source, c.data.train_target);
+    const nlohmann::json val_files = d.get_json("val");
+    TFM_CHECK(val_files.is_object(), "config: data.val: parallel training data needs parallel validation data ",
+              "{\"source\": ..., \"target\": ...}");
+    pair_of_files(val_files, "data.val", c.data.val_source, c.data.val_target);
+    c.data.max_len = d.get_int("max_len", 0, 0, 1 << 20);
+    c.data.sort_pool = d.get_int("sort_pool", c.data.sort_pool, 1, int64_t{1} << 40);
+  } else {
+    c.data.train = d.get_strings("train", {});
+    TFM_CHECK(!c.data.train.empty(), "config: data.train: at least one training file is required");
+    c.data.val = d.get_strings("val", {});
+    c.data.val_fraction = d.get_number("val_fraction", c.data.val.empty() ? 0.1 : 0.0, 0.0, 0.5);
+    TFM_CHECK(!c.data.val.empty() || c.data.val_fraction > 0.0,
+              "config: data: set data.val (files) or data.val_fraction > 0 for validation");
+  }
   d.finish();
 
   const nlohmann::json optim = top.get_json("optim");
@@ -106,6 +142,18 @@ TrainConfig TrainConfig::parse(const nlohmann::json& j) {
   ts.seed = static_cast<uint64_t>(tr.get_int("seed", 1337, 0, int64_t{1} << 62));
   ts.threads = tr.get_int("threads", 0, 0, 4096);
   ts.skip_nonfinite = tr.get_bool("skip_nonfinite", false);
+  ts.keep_checkpoints = tr.get_int("keep_checkpoints", 0, 0, 1 << 20);
+  if (c.data.parallel()) {
+    ts.batch_tokens = tr.get_int("batch_tokens", 0, 0, int64_t{1} << 40);
+    if (ts.batch_tokens > 0) TFM_CHECK(!tr.has("batch_size"), "config: train: set train.batch_tokens or train.batch_size, not both");
+    ts.eval_bleu = tr.get_bool("eval_bleu", true);
+    ts.eval_bleu_sentences = tr.get_int("eval_bleu_sentences", 0, 0, int64_t{1} << 40);
+    ts.best_by = tr.get_string("best_by", "loss", {"loss", "bleu"});
+    TFM_CHECK(ts.best_by != "bleu" || ts.eval_bleu, "config: train.best_by = \"bleu\" needs train.eval_bleu = true");
+  } else {
+    for (const char* key : {"batch_tokens", "eval_bleu", "eval_bleu_sentences", "best_by"})
+      TFM_CHECK(!tr.has(key), "config: train.", key, " applies to parallel data only (data.train {\"source\", \"target\"})");
+  }
   tr.finish();
   top.finish();
 
@@ -114,7 +162,12 @@ TrainConfig TrainConfig::parse(const nlohmann::json& j) {
       {"tokenizer",
        {{"type", c.tokenizer.type}, {"vocab_size", c.tokenizer.vocab_size}, {"min_freq", c.tokenizer.min_freq},
         {"model_type", c.tokenizer.model_type}, {"character_coverage", c.tokenizer.character_coverage}}},
-      {"data", {{"train", c.data.train}, {"val", c.data.val}, {"val_fraction", c.data.val_fraction}}},
+      {"data", c.data.parallel()
+                   ? nlohmann::json{{"train", {{"source", c.data.train_source}, {"target", c.data.train_target}}},
+                                    {"val", {{"source", c.data.val_source}, {"target", c.data.val_target}}},
+                                    {"max_len", c.data.max_len},
+                                    {"sort_pool", c.data.sort_pool}}
+                   : nlohmann::json{{"train", c.data.train}, {"val", c.data.val}, {"val_fraction", c.data.val_fraction}}},
       {"optim",
        {{"name", oc.name}, {"lr", oc.lr}, {"betas", {oc.beta1, oc.beta2}}, {"eps", oc.eps},
         {"weight_decay", oc.weight_decay}, {"momentum", oc.momentum}, {"nesterov", oc.nesterov},
@@ -125,7 +178,14 @@ TrainConfig TrainConfig::parse(const nlohmann::json& j) {
        {{"batch_size", ts.batch_size}, {"max_steps", ts.max_steps}, {"max_time", ts.max_time},
         {"eval_every", ts.eval_every}, {"eval_batches", ts.eval_batches}, {"log_every", ts.log_every},
         {"checkpoint_every", ts.checkpoint_every}, {"seed", ts.seed}, {"threads", ts.threads},
-        {"skip_nonfinite", ts.skip_nonfinite}}}};
+        {"skip_nonfinite", ts.skip_nonfinite}, {"keep_checkpoints", ts.keep_checkpoints}}}};
+  if (c.data.parallel()) {
+    auto& t = c.resolved["train"];
+    t["batch_tokens"] = ts.batch_tokens;
+    t["eval_bleu"] = ts.eval_bleu;
+    t["eval_bleu_sentences"] = ts.eval_bleu_sentences;
+    t["best_by"] = ts.best_by;
+  }
   return c;
 }
 
@@ -149,7 +209,15 @@ model (decoder-only LM, "type": "lm")
   ffn               string|object "feed_forward"  registered layer used as the feed-forward sublayer
 model ("type": "transformer", Vaswani et al. 2017) also: n_encoder_layers, n_decoder_layers
   (default n_layer = 6), share_embeddings (true), norm default "post", activation default "relu",
-  dropout default 0.1, seq_len default 256.
+  dropout default 0.1, seq_len default 256. Trains on parallel data (docs/translation.md).
+model ("type": "rnn-attention", Luong et al. 2015; docs/attention.md)
+  d_model           int     256     embedding and LSTM hidden size
+  seq_len           int     128     longest sentence (tokens, eos included)
+  dropout           number  0.2     on embeddings, encoder states and attentional states
+  tie_embeddings    bool    true    output layer shares the target embedding
+  input_feeding     bool    true    feed h~(t-1) with the next decoder input
+  attention         object  {"type": "global", "score": "dot", "window": 10}
+                    type global | local-m | local-p | none; score dot | general | concat; window D
 
 tokenizer
   type              string  "char"  byte | char | word | sentencepiece
@@ -158,10 +226,15 @@ tokenizer
   model_type        string  "bpe"   sentencepiece: bpe | unigram
   character_coverage number 1.0     sentencepiece
 
-data
+data (text, for "lm")
   train             [string] required  files or globs (relative to the current directory)
   val               [string] []        validation files; empty = hold out val_fraction
   val_fraction      number  0.1     fraction held out from the end of the training text
+data (parallel, for "transformer" and "rnn-attention": line i of source ↔ line i of target)
+  train             {"source": files, "target": files}  required
+  val               {"source": files, "target": files}  required
+  max_len           int     0       drop training pairs with a side longer (tokens + eos); 0 = model.seq_len
+  sort_pool         int     16384   pairs shuffled, then sorted by length within pools of this size
 
 optim
   name              string  "adamw" sgd | adam | adamw
@@ -191,6 +264,12 @@ train
   seed              int     1337
   threads           int     0       OpenMP threads, 0 = the cores / MPI ranks on this host
   skip_nonfinite    bool    false   skip steps with NaN/Inf loss or gradients instead of stopping
+  keep_checkpoints  int     0       also keep the last K checkpoints as checkpoints/step-N.safetensors (tfm average)
+train (parallel data only)
+  batch_tokens      int     0       token-count batches: rows × longest side ≤ this (0 = batch_size sentences)
+  eval_bleu         bool    true    greedy BLEU (sacreBLEU's default) on the validation pairs at each evaluation
+  eval_bleu_sentences int   0       validation pairs decoded for BLEU (0 = all)
+  best_by           string  "loss"  loss | bleu: which validation figure picks best.safetensors
 )";
 }
 

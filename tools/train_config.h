@@ -15,6 +15,11 @@ struct DataConfig {
   std::vector<std::string> train;  // files or globs, resolved against the current directory
   std::vector<std::string> val;    // files; empty: hold out val_fraction of the training text
   double val_fraction = 0.1;
+  // Parallel data (encoder-decoder models): "train": {"source": ..., "target": ...}, same for "val".
+  std::vector<std::string> train_source, train_target, val_source, val_target;
+  int64_t max_len = 0;        // drop training pairs with a side longer (tokens, eos included); 0: model.seq_len
+  int64_t sort_pool = 16384;  // pairs sorted by length together before batching
+  bool parallel() const { return !train_source.empty(); }
 };
 
 struct OptimSettings {
@@ -36,6 +41,12 @@ struct TrainSettings {
   uint64_t seed = 1337;
   int64_t threads = 0;  // 0: all cores
   bool skip_nonfinite = false;  // skip a step whose loss or gradient is NaN/Inf instead of stopping
+  // Parallel data:
+  int64_t batch_tokens = 0;     // token-count batches (padded rows × longest side); 0: batch_size sentences
+  bool eval_bleu = true;        // greedy BLEU on the validation pairs at every evaluation
+  int64_t eval_bleu_sentences = 0;  // 0: all validation pairs
+  std::string best_by = "loss";     // loss | bleu: what best.safetensors keeps
+  int64_t keep_checkpoints = 0;     // also keep the last K checkpoints as checkpoints/step-N.safetensors (for tfm average)
 };
 
 struct TrainConfig {

@@ -18,11 +18,15 @@
 #include "core/parallel.h"
 #include "core/safetensors.h"
 #include "models/checkpoint.h"
+#include "models/seq2seq.h"
 #include "optim/optimizer.h"
+#include "tools/bleu.h"
 #include "tools/data.h"
+#include "tools/parallel_data.h"
 #include "tools/distributed.h"
 #include "tools/progress.h"
 #include "tools/train_config.h"
+#include "tools/translate.h"
 
 namespace tfm {
 namespace {
@@ -53,6 +57,7 @@ struct TrainState {
   int64_t tokens = 0;
   double elapsed = 0.0;
   double best_val_loss = INFINITY;
+  double best_val_bleu = -1.0;  // -1: none yet
   int64_t decay_steps = 0;  // resolved (may be derived from max_time)
   uint64_t data_seed = 0, data_offset = 0, dropout_seed = 0, dropout_offset = 0;
 };
@@ -80,6 +85,7 @@ void save_state(const std::string& path, const TrainState& s, const NamedTensors
                          {"tokens", s.tokens},
                          {"elapsed", s.elapsed},
                          {"best_val_loss", std::isfinite(s.best_val_loss) ? nlohmann::json(s.best_val_loss) : nlohmann::json()},
+                         {"best_val_bleu", s.best_val_bleu},
                          {"decay_steps", s.decay_steps},
                          {"data_rng", {s.data_seed, s.data_offset}},
                          {"dropout_rng", {s.dropout_seed, s.dropout_offset}}};
@@ -97,6 +103,7 @@ TrainState load_state(const std::string& path, Model& model, Optimizer& opt) {
   s.elapsed = m.at("elapsed");
   s.best_val_loss = m.at("best_val_loss").is_null() ? INFINITY : m.at("best_val_loss").get<double>();
   s.decay_steps = m.at("decay_steps");
+  s.best_val_bleu = m.value("best_val_bleu", -1.0);
   s.data_seed = m.at("data_rng")[0];
   s.data_offset = m.at("data_rng")[1];
   s.dropout_seed = m.at("dropout_rng")[0];
@@ -143,6 +150,92 @@ class CheckpointWriter {
   std::thread thread_;
   std::string error_;
 };
+
+// checkpoints/step-N.safetensors for the step, and only the `keep` most recent of them (tfm average).
+void keep_last_checkpoints(const std::string& run_dir, int64_t step, int64_t keep, const NamedTensors& weights,
+                           const nlohmann::json& model_config, const nlohmann::json& tokenizer_json) {
+  const fs::path dir = fs::path(run_dir) / "checkpoints";
+  char name[64];
+  std::snprintf(name, sizeof name, "step-%08lld.safetensors", static_cast<long long>(step));
+  save_checkpoint((dir / name).string(), weights, model_config, tokenizer_json);
+  std::vector<fs::path> steps;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string f = entry.path().filename().string();
+    if (f.starts_with("step-") && f.ends_with(".safetensors")) steps.push_back(entry.path());
+  }
+  std::sort(steps.begin(), steps.end());  // zero-padded: names sort by step
+  for (size_t i = 0; i + static_cast<size_t>(keep) < steps.size(); ++i) fs::remove(steps[i]);
+}
+
+// The training stream and the fixed validation batches, whatever the data.
+class TrainData {
+ public:
+  virtual ~TrainData() = default;
+  virtual Batch next() = 0;                  // the next global batch (every rank draws the same)
+  virtual uint64_t position() const = 0;     // saved in the train state
+  virtual void seek(uint64_t position) = 0;  // back to a saved position
+  virtual const std::vector<Batch>& validation() const = 0;
+  virtual std::string describe() const = 0;
+};
+
+// Language modelling: random windows from a counter-based generator.
+class LmTrainData : public TrainData {
+ public:
+  LmTrainData(LmData data, int64_t batch_size, uint64_t seed, int64_t eval_batches)
+      : data_(std::move(data)), batch_size_(batch_size), gen_(seed, 0) {
+    Generator val_gen(seed ^ 0x7a1ULL, 0);  // the same validation batches every time
+    for (int64_t i = 0; i < eval_batches; ++i) val_.push_back(data_.sample(true, batch_size, val_gen));
+  }
+  Batch next() override { return data_.sample(false, batch_size_, gen_); }
+  uint64_t position() const override { return gen_.offset(); }
+  void seek(uint64_t position) override { gen_.set_state(gen_.seed(), position); }
+  const std::vector<Batch>& validation() const override { return val_; }
+  std::string describe() const override {
+    return std::to_string(data_.train_tokens()) + " train / " + std::to_string(data_.val_tokens()) + " val tokens";
+  }
+
+ private:
+  LmData data_;
+  int64_t batch_size_;
+  Generator gen_;
+  std::vector<Batch> val_;
+};
+
+class ParallelTrainData : public TrainData {
+ public:
+  ParallelTrainData(ParallelData data, int64_t dropped, int64_t cut)
+      : data_(std::move(data)), dropped_(dropped), cut_(cut) {}
+  Batch next() override { return data_.next(); }
+  uint64_t position() const override { return data_.position(); }
+  void seek(uint64_t position) override { data_.seek(position); }
+  const std::vector<Batch>& validation() const override { return data_.validation(); }
+  const ParallelData& data() const { return data_; }
+  std::string describe() const override {
+    return std::to_string(data_.train_pairs()) + " train pairs (" + std::to_string(dropped_) +
+           " longer than data.max_len dropped, " + std::to_string(data_.batches_per_epoch()) +
+           " batches an epoch) / " + std::to_string(data_.val_pairs()) + " val pairs" +
+           (cut_ > 0 ? " (" + std::to_string(cut_) + " cut to model.seq_len)" : std::string());
+  }
+
+ private:
+  ParallelData data_;
+  int64_t dropped_, cut_;
+};
+
+// Rows [first, last) of every tensor of a batch: views, no copies.
+Batch slice_rows(Batch b, int64_t first, int64_t last) {
+  for (Tensor* t : {&b.input, &b.target, &b.source, &b.source_padding})
+    if (t->defined()) *t = t->slice(first, last);
+  return b;
+}
+
+// Joins lines for tokenizer training (one sentence per line).
+std::string join_lines(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  std::string out;
+  for (const auto* v : {&a, &b})
+    for (const auto& line : *v) out += line + "\n";
+  return out;
+}
 
 std::string fmt(const char* f, double v) {
   char buf[64];
@@ -197,14 +290,36 @@ TrainSummary run_training(const TrainOptions& opts) {
     tokenizer = Tokenizer::from_json(loaded.tokenizer);
   }
   nlohmann::json model_json = cfg.model;
-  const int64_t seq_len = model_json.value("seq_len", int64_t{64});
-  TFM_CHECK(seq_len >= 1, "config: model.seq_len must be >= 1");
-  LmData data = load_lm_data(cfg.data, cfg.tokenizer, tokenizer, seq_len);
+  const std::string model_type = model_json.value("type", std::string());
+  const bool parallel = cfg.data.parallel();
+  const bool seq2seq_type = model_type == "transformer" || model_type == "rnn-attention";
+  TFM_CHECK(parallel || !seq2seq_type, "tfm train: model.type \"", model_type,
+            "\" is an encoder-decoder: it trains on parallel data, data.train {\"source\": files, \"target\": files}");
+  std::unique_ptr<TrainData> data;
+  std::optional<LmData> lm_data;
+  std::vector<std::string> train_src, train_tgt, val_src, val_tgt;
+  if (parallel) {
+    train_src = read_lines(expand_paths(cfg.data.train_source), "data.train.source");
+    train_tgt = read_lines(expand_paths(cfg.data.train_target), "data.train.target");
+    val_src = read_lines(expand_paths(cfg.data.val_source), "data.val.source");
+    val_tgt = read_lines(expand_paths(cfg.data.val_target), "data.val.target");
+    TFM_CHECK(train_src.size() == train_tgt.size(), "data.train: the source has ", train_src.size(),
+              " lines but the target ", train_tgt.size(), " (line i of one must translate line i of the other)");
+    TFM_CHECK(val_src.size() == val_tgt.size(), "data.val: the source has ", val_src.size(), " lines but the target ",
+              val_tgt.size());
+    // One joint vocabulary, trained on both sides.
+    if (!tokenizer) tokenizer = Tokenizer::train(cfg.tokenizer, join_lines(train_src, train_tgt));
+    TFM_CHECK(tokenizer->bos_id() >= 0 && tokenizer->eos_id() >= 0 && tokenizer->pad_id() >= 0,
+              "config: parallel data needs a tokenizer with bos, eos and pad ids (tokenizer.type \"sentencepiece\"), "
+              "found \"", tokenizer->type(), "\"");
+  } else {
+    const int64_t seq_len = model_json.value("seq_len", int64_t{64});
+    TFM_CHECK(seq_len >= 1, "config: model.seq_len must be >= 1");
+    lm_data.emplace(load_lm_data(cfg.data, cfg.tokenizer, tokenizer, seq_len));
+  }
   if (!model_json.contains("vocab_size") || model_json["vocab_size"] == 0) model_json["vocab_size"] = tokenizer->vocab_size();
   TFM_CHECK(model_json["vocab_size"].get<int64_t>() >= tokenizer->vocab_size(), "config: model.vocab_size = ",
             model_json["vocab_size"].get<int64_t>(), " is smaller than the tokenizer's ", tokenizer->vocab_size());
-  TFM_CHECK(model_json.value("type", std::string()) == "lm", "tfm train: model.type \"",
-            model_json.value("type", std::string()), "\" is not trainable from text yet (supported: lm)");
 
   // Model, seeded: the same config and seed give the same run.
   default_generator().set_state(cfg.train.seed, 0);
@@ -213,6 +328,51 @@ TrainSummary run_training(const TrainOptions& opts) {
   model->init_weights(init_gen);
   cfg.resolved["model"] = model->config();
   if (!resume_weights.empty()) load_weights(*model, load_safetensors(resume_weights), resume_weights);
+  Seq2SeqModel* seq2seq = dynamic_cast<Seq2SeqModel*>(model.get());
+  TFM_CHECK(!parallel || seq2seq, "tfm train: parallel data (data.train {source, target}) trains an encoder-decoder ",
+            "(model.type \"transformer\" or \"rnn-attention\"), found model.type \"", model_type, "\"");
+
+  if (parallel) {
+    const int64_t L = model->max_len();
+    const int64_t max_len = cfg.data.max_len > 0 ? std::min(cfg.data.max_len, L) : L;
+    int64_t dropped = 0, cut = 0;
+    auto encode_pairs = [&](const std::vector<std::string>& src, const std::vector<std::string>& tgt, bool train) {
+      std::vector<SentencePair> pairs;
+      pairs.reserve(src.size());
+      for (size_t i = 0; i < src.size(); ++i) {
+        SentencePair p{encode_sentence(*tokenizer, src[i]), tokenizer->encode(tgt[i])};
+        const bool too_long = static_cast<int64_t>(p.source.size()) > max_len ||
+                              static_cast<int64_t>(p.target.size()) + 1 > max_len;
+        if (train && too_long) {
+          ++dropped;
+          continue;
+        }
+        if (!train && too_long) {  // validation keeps every pair, cut to the model's length
+          const bool over = static_cast<int64_t>(p.source.size()) > L || static_cast<int64_t>(p.target.size()) + 1 > L;
+          cut += over;
+          if (static_cast<int64_t>(p.source.size()) > L) p.source.resize(L), p.source.back() = tokenizer->eos_id();
+          if (static_cast<int64_t>(p.target.size()) + 1 > L) p.target.resize(L - 1);
+        }
+        pairs.push_back(std::move(p));
+      }
+      return pairs;
+    };
+    ParallelBatching batching;
+    batching.batch_tokens = cfg.train.batch_tokens;
+    batching.batch_size = cfg.train.batch_tokens > 0 ? 0 : cfg.train.batch_size;
+    batching.sort_pool = cfg.data.sort_pool;
+    batching.min_rows = n_ranks;
+    batching.seed = cfg.train.seed;
+    std::vector<SentencePair> train_pairs = encode_pairs(train_src, train_tgt, true);
+    std::vector<SentencePair> val_pairs = encode_pairs(val_src, val_tgt, false);
+    data = std::make_unique<ParallelTrainData>(
+        ParallelData(std::move(train_pairs), std::move(val_pairs), batching, tokenizer->bos_id(),
+                     tokenizer->eos_id(), tokenizer->pad_id()),
+        dropped, cut);
+  } else {
+    data = std::make_unique<LmTrainData>(std::move(*lm_data), cfg.train.batch_size, cfg.train.seed,
+                                         cfg.train.eval_batches);
+  }
 
   if (!previous.is_null()) {
     for (const char* section : {"model", "tokenizer", "data"})
@@ -227,8 +387,8 @@ TrainSummary run_training(const TrainOptions& opts) {
   state.data_seed = cfg.train.seed;
   state.dropout_seed = cfg.train.seed;
   if (!resume_state.empty()) state = load_state(resume_state, *model, *optimizer);
-  Generator data_gen(state.data_seed, state.data_offset);
-  // Every rank draws the same global batches (data_gen) and its own dropout masks: the
+  data->seek(state.data_offset);
+  // Every rank draws the same global batches (data) and its own dropout masks: the
   // stream of rank r is keyed by the run's dropout seed and r. All ranks consume the same
   // number of blocks, so rank 0's offset, saved in the state, is every rank's.
   default_generator().set_state(state.dropout_seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(rank),
@@ -271,42 +431,88 @@ TrainSummary run_training(const TrainOptions& opts) {
   const std::string state_path = (fs::path(run_dir) / "checkpoints" / kStateFile).string();
   const nlohmann::json tokenizer_json = tokenizer->to_json();
 
-  const int64_t B = cfg.train.batch_size, accum = cfg.optim.grad_accum;
-  // This rank's rows of a global batch: a view, no copy.
-  auto shard = [&](Batch b) {
-    if (n_ranks == 1) return b;
-    const int64_t rows = B / n_ranks;
-    b.input = b.input.slice(rank * rows, (rank + 1) * rows);
-    b.target = b.target.slice(rank * rows, (rank + 1) * rows);
-    return b;
+  const int64_t accum = cfg.optim.grad_accum;
+  // This rank's rows of a global batch (views, no copies) and its share of the batch's target tokens:
+  // scaling each rank's mean loss by n_ranks × its share makes the average over the ranks the
+  // global per-token mean, however the tokens fall (parallel data has unequal rows).
+  struct Shard {
+    Batch batch;
+    int64_t tokens = 0, global_tokens = 0;
   };
-  const int64_t tokens_per_step = B * seq_len * accum;
+  auto loss_weight = [&](const Shard& s) {
+    return s.global_tokens > 0
+               ? static_cast<float>(static_cast<double>(n_ranks) * static_cast<double>(s.tokens) / s.global_tokens)
+               : 0.0f;
+  };
+  auto shard = [&](const Batch& b) {
+    Shard s;
+    s.global_tokens = batch_target_tokens(b);
+    const int64_t rows = b.batch_size();
+    s.batch = n_ranks == 1 ? b : slice_rows(b, rows * rank / n_ranks, rows * (rank + 1) / n_ranks);
+    s.tokens = n_ranks == 1 ? s.global_tokens : batch_target_tokens(s.batch);
+    return s;
+  };
   {
     std::ostringstream os;
     os << (resume_state.empty() ? "training " : "resuming at step " + std::to_string(state.step) + ": ")
        << model->type() << " with " << model->parameter_count() << " parameters, vocab " << tokenizer->vocab_size()
-       << " (" << tokenizer->type() << "), " << data.train_tokens() << " train / " << data.val_tokens()
-       << " val tokens, " << num_threads() << " threads"
+       << " (" << tokenizer->type() << "), " << data->describe() << ", " << num_threads() << " threads"
        << (n_ranks > 1 ? " x " + std::to_string(n_ranks) + " MPI ranks" : std::string()) << " -> " << run_dir;
     progress.log(os.str());
   }
 
+  // Validation loss: the per-token mean over the fixed validation batches.
   auto evaluate = [&]() {
     NoGradGuard no_grad;
     model->eval();
-    Generator val_gen(cfg.train.seed ^ 0x7a1ULL, 0);  // the same validation batches every time
-    double sum = 0.0;
-    for (int64_t i = 0; i < cfg.train.eval_batches; ++i)
-      sum += model->loss(shard(data.sample(true, B, val_gen))).item();
-    dist::allreduce_sum(&sum, 1);  // equal shards: the mean of the ranks' means is the global mean
+    double sums[2] = {0.0, 0.0};  // loss × tokens, tokens
+    for (const Batch& b : data->validation()) {
+      const Shard s = shard(b);
+      if (s.tokens == 0) continue;
+      sums[0] += model->loss(s.batch).item() * static_cast<double>(s.tokens);
+      sums[1] += static_cast<double>(s.tokens);
+    }
+    dist::allreduce_sum(sums, 2);
     model->train();
-    return sum / static_cast<double>(cfg.train.eval_batches * n_ranks);
+    return sums[0] / sums[1];
+  };
+  // Validation BLEU: greedy translations of the validation sources against their references
+  // (sacreBLEU's default); each rank decodes every n_ranks-th sentence, the n-gram counts add up.
+  auto evaluate_bleu = [&]() {
+    const size_t n = cfg.train.eval_bleu_sentences > 0
+                         ? std::min(val_src.size(), static_cast<size_t>(cfg.train.eval_bleu_sentences))
+                         : val_src.size();
+    std::vector<std::string> mine, refs;
+    for (size_t i = static_cast<size_t>(rank); i < n; i += static_cast<size_t>(n_ranks)) {
+      mine.push_back(val_src[i]);
+      refs.push_back(val_tgt[i]);
+    }
+    TranslateOptions topt;
+    topt.batch_size = 100;
+    const std::vector<std::string> hyps = translate_lines(*seq2seq, *tokenizer, mine, topt);
+    BleuStats stats;
+    for (size_t i = 0; i < hyps.size(); ++i) {
+      std::string h = hyps[i];
+      while (!h.empty() && h.back() == '\n') h.pop_back();
+      stats.add(h, {refs[i]});
+    }
+    double counts[10];
+    for (int k = 0; k < 4; ++k) counts[k] = static_cast<double>(stats.correct[k]), counts[4 + k] = static_cast<double>(stats.total[k]);
+    counts[8] = static_cast<double>(stats.hyp_len);
+    counts[9] = static_cast<double>(stats.ref_len);
+    dist::allreduce_sum(counts, 10);
+    for (int k = 0; k < 4; ++k)
+      stats.correct[k] = static_cast<int64_t>(counts[k]), stats.total[k] = static_cast<int64_t>(counts[4 + k]);
+    stats.hyp_len = static_cast<int64_t>(counts[8]);
+    stats.ref_len = static_cast<int64_t>(counts[9]);
+    return bleu_from_stats(stats);
   };
   CheckpointWriter writer;
   const nlohmann::json model_config = model->config();
+  const int64_t keep = cfg.train.keep_checkpoints;
   auto save_all = [&]() {
     if (!root) return;
-    state.data_offset = data_gen.offset();
+    state.data_offset = data->position();
     state.dropout_offset = default_generator().offset();
     state.decay_steps = schedule.decay_steps;
     writer.submit([&, s = state, weights = snapshot_weights(*model), opt_state = snapshot(optimizer->state())] {
@@ -315,6 +521,7 @@ TrainSummary run_training(const TrainOptions& opts) {
       // last.safetensors that --resume takes the tokenizer from.
       save_checkpoint(last_path, weights, model_config, tokenizer_json);
       save_state(state_path, s, weights, opt_state);
+      if (keep > 0) keep_last_checkpoints(run_dir, s.step, keep, weights, model_config, tokenizer_json);
     });
   };
   auto save_best = [&]() {
@@ -338,7 +545,7 @@ TrainSummary run_training(const TrainOptions& opts) {
   };
   const CrossEntropyOptions ce{.ignore_index = -100, .label_smoothing = static_cast<float>(cfg.optim.label_smoothing)};
   model->train();
-  int64_t window_tokens = 0;
+  int64_t window_tokens = 0, window_steps = 0;
   auto window_start = std::chrono::steady_clock::now();
   double last_loss = NAN;
   TrainSummary summary;
@@ -355,13 +562,17 @@ TrainSummary run_training(const TrainOptions& opts) {
     const double lr = learning_rate(schedule, step);
     optimizer->zero_grad();
     double loss_sum = 0.0;
+    int64_t step_tokens = 0;
     for (int64_t micro = 0; micro < accum; ++micro) {
-      Variable loss = model->loss(shard(data.sample(false, B, data_gen)), ce);
-      loss_sum += loss.item();
+      const Shard sh = shard(data->next());
+      step_tokens += sh.global_tokens;
+      const float weight = loss_weight(sh) / static_cast<float>(accum);
+      Variable loss = model->loss(sh.batch, ce);
+      loss_sum += loss.item() * loss_weight(sh);
       // With several ranks, the last micro-batch's backward pass reduces gradients as they become final.
       std::optional<GradReadyHookGuard> hook;
       if (n_ranks > 1 && micro == accum - 1) hook.emplace(reducer.hook());
-      (accum > 1 ? scale(loss, 1.0f / static_cast<float>(accum)) : loss).backward();
+      (weight != 1.0f ? scale(loss, weight) : loss).backward();
     }
     reducer.finish();  // gradients: the average over the ranks (no-op for one process)
     comm_wait += reducer.last_wait_seconds();
@@ -408,15 +619,19 @@ TrainSummary run_training(const TrainOptions& opts) {
     if (cfg.optim.grad_clip > 0) clip_grad_norm(params, cfg.optim.grad_clip);
     optimizer->step(lr);
     state.step = step;
-    state.tokens += tokens_per_step;
-    window_tokens += tokens_per_step;
+    state.tokens += step_tokens;
+    window_tokens += step_tokens;
+    ++window_steps;
     last_loss = loss_value;
 
     // A cosine schedule bounded by max_time: size decay_steps from the step time measured on rank 0.
     if (probe_step) {
       const double per_step = (probe_elapsed - elapsed_before) / static_cast<double>(probe);
-      // Validation passes cost about a third of a training step per batch.
-      const double eval_cost = cfg.train.eval_batches * per_step / (3.0 * accum) / cfg.train.eval_every;
+      // Validation passes cost about a third of a training step per batch; greedy BLEU decoding of the
+      // validation sources about twice that again (a rough estimate: the schedule ends near max_time).
+      const double val_batches = static_cast<double>(data->validation().size()) *
+                                 (parallel && cfg.train.eval_bleu ? 3.0 : 1.0);
+      const double eval_cost = val_batches * per_step / (3.0 * accum) / cfg.train.eval_every;
       const double remaining = cfg.train.max_time - probe_elapsed;
       const int64_t total = step + static_cast<int64_t>(remaining / (per_step + eval_cost));
       schedule.decay_steps = std::max<int64_t>(step + 1, std::min(total, cfg.train.max_steps));
@@ -439,24 +654,39 @@ TrainSummary run_training(const TrainOptions& opts) {
     if (step % cfg.train.log_every == 0 || last) {
       nlohmann::json m = {{"step", step}, {"loss", loss_value}, {"lr", lr}, {"grad_norm", norm},
                           {"tokens_per_s", tok_s}, {"elapsed_s", now}};
-      const double wait_ms = 1e3 * comm_wait / std::max<double>(1.0, window_tokens / static_cast<double>(tokens_per_step));
+      const double wait_ms = 1e3 * comm_wait / static_cast<double>(std::max<int64_t>(1, window_steps));
       if (n_ranks > 1) m["allreduce_wait_ms"] = wait_ms;  // per step: the reduction time not hidden by backward
       metrics << m.dump() << "\n" << std::flush;
       progress.log("step " + std::to_string(step) + " loss " + fmt("%.4f", loss_value) + " lr " + fmt("%.3e", lr) +
                    " grad_norm " + fmt("%.3f", norm) + " " + fmt("%.0f", tok_s) + " tok/s elapsed " +
                    format_duration(now) + (n_ranks > 1 ? " allreduce wait " + fmt("%.2f", wait_ms) + " ms/step" : ""));
       window_tokens = 0;
+      window_steps = 0;
       comm_wait = 0.0;
       window_start = std::chrono::steady_clock::now();
     }
     if (step % cfg.train.eval_every == 0 || last) {
       const double val = evaluate();
-      const bool best = val < state.best_val_loss;
-      if (best) state.best_val_loss = val;
-      nlohmann::json m = {{"step", step}, {"val_loss", val}, {"val_ppl", std::exp(val)}, {"elapsed_s", elapsed()}};
+      const bool best_loss = val < state.best_val_loss;
+      if (best_loss) state.best_val_loss = val;
+      bool best = best_loss;
+      nlohmann::json m = {{"step", step}, {"val_loss", val}, {"val_ppl", std::exp(val)}};
+      std::string bleu_text;
+      if (parallel && cfg.train.eval_bleu) {
+        const BleuScore bleu = evaluate_bleu();
+        const bool best_bleu = bleu.score > state.best_val_bleu;
+        if (best_bleu) state.best_val_bleu = bleu.score;
+        if (cfg.train.best_by == "bleu") best = best_bleu;
+        m["val_bleu"] = bleu.score;
+        bleu_text = " val_bleu " + fmt("%.2f", bleu.score) + " (greedy, BP " + fmt("%.3f", bleu.bp) + ")";
+      }
+      m["elapsed_s"] = elapsed();
+      if (parallel)  // epochs differ by a batch or two: the count is close, not exact
+        m["epoch"] = static_cast<double>(data->position()) /
+                     static_cast<double>(dynamic_cast<const ParallelTrainData&>(*data).data().batches_per_epoch());
       metrics << m.dump() << "\n" << std::flush;
       progress.log("step " + std::to_string(step) + " val_loss " + fmt("%.4f", val) + " val_ppl " +
-                   fmt("%.3f", std::exp(val)) + (best ? " (best)" : ""));
+                   fmt("%.3f", std::exp(val)) + bleu_text + (best ? " (best)" : ""));
       if (best) save_best();
     }
     state.elapsed = elapsed();
@@ -477,7 +707,9 @@ TrainSummary run_training(const TrainOptions& opts) {
   std::ostringstream os;
   os << (summary.interrupted ? "interrupted" : "done") << ": " << summary.steps << " steps, " << summary.tokens
      << " tokens, " << format_duration(summary.wall_seconds) << ", best val loss "
-     << fmt("%.4f", summary.best_val_loss) << " (ppl " << fmt("%.3f", std::exp(summary.best_val_loss)) << "), last loss "
+     << fmt("%.4f", summary.best_val_loss) << " (ppl " << fmt("%.3f", std::exp(summary.best_val_loss)) << ")"
+     << (state.best_val_bleu >= 0 ? ", best val BLEU " + fmt("%.2f", state.best_val_bleu) + " (greedy)" : std::string())
+     << ", last loss "
      << fmt("%.4f", last_loss) << "; checkpoints in " << run_dir << "/checkpoints";
   progress.log(os.str());
   // No rank leaves before rank 0 has its checkpoint on disk: mpirun ends the whole

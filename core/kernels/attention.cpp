@@ -35,10 +35,19 @@ inline void key_range(const AttentionDims& d, int64_t p, int64_t* lo, int64_t* h
   *hi = std::max(*lo, h);
 }
 
-// Dropout keep decision of weight (bh, i, j), from its dense index.
-inline bool keep(const Generator& gen, const AttentionDims& d, int64_t bh, int64_t i, int64_t j) {
-  const uint64_t idx = (static_cast<uint64_t>(bh) * d.q_len + i) * d.kv_len + j;
-  return u32_to_unit_float(gen.block(d.dropout_first_block + idx / 4)[idx % 4]) >= d.dropout_p;
+// Dropout of weights (bh, i, [k0, k0 + nk)): out = keep ? in·keep_scale : 0, the
+// keep decision of weight (bh, i, j) drawn from word (dense index) of the stream.
+inline void drop_row(float* out, const float* in, const Generator& gen, const AttentionDims& d, int64_t bh, int64_t i,
+                     int64_t k0, int64_t nk, float keep_scale) {
+  const uint64_t first = d.dropout_first_block * 4 + (static_cast<uint64_t>(bh) * d.q_len + i) * d.kv_len + k0;
+  constexpr int64_t kChunk = 256;
+  alignas(64) uint32_t r[kChunk];
+  for (int64_t c0 = 0; c0 < nk; c0 += kChunk) {
+    const int64_t m = std::min(kChunk, nk - c0);
+    gen.words(first + static_cast<uint64_t>(c0), m, r);
+    for (int64_t c = 0; c < m; ++c)
+      out[c0 + c] = u32_to_unit_float(r[c]) >= d.dropout_p ? in[c0 + c] * keep_scale : 0.0f;
+  }
 }
 
 // Scratch: per thread, three block_q × width buffers (dropped-out weights, the
@@ -149,9 +158,7 @@ void attention_forward(float* O, float* P, const float* Q, const float* K, const
       if (d.dropout_p > 0.0f) {
         float* Pd = slots;
         const float keep_scale = 1.0f / (1.0f - d.dropout_p);
-        for (int64_t i = 0; i < nq; ++i)
-          for (int64_t c = 0; c < nk; ++c)
-            Pd[i * W + c] = keep(gen, d, bh, q0 + i, k0 + c) ? Pb[i * W + c] * keep_scale : 0.0f;
+        for (int64_t i = 0; i < nq; ++i) drop_row(Pd + i * W, Pb + i * W, gen, d, bh, q0 + i, k0, nk, keep_scale);
         Pv = Pd;
       }
       gemm(false, false, nq, dh, nk, 1.0f, Pv, W, Vb, d.ldv, 0.0f, Ob, d.ldo);
@@ -186,9 +193,7 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const 
       const float* dOb = dO + (b * d.q_len + q0) * d.ldo + h * dh;
       const float* Pv = Pb;
       if (d.dropout_p > 0.0f) {
-        for (int64_t i = 0; i < nq; ++i)
-          for (int64_t c = 0; c < nk; ++c)
-            Pd[i * W + c] = keep(gen, d, bh, q0 + i, k0 + c) ? Pb[i * W + c] * keep_scale : 0.0f;
+        for (int64_t i = 0; i < nq; ++i) drop_row(Pd + i * W, Pb + i * W, gen, d, bh, q0 + i, k0, nk, keep_scale);
         Pv = Pd;
       }
       // dV += P_dropᵀ dO
@@ -199,8 +204,7 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const 
       for (int64_t i = 0; i < nq; ++i) {
         float* g = dS + i * W;
         const float* p = Pb + i * W;
-        if (d.dropout_p > 0.0f)
-          for (int64_t c = 0; c < nk; ++c) g[c] = keep(gen, d, bh, q0 + i, k0 + c) ? g[c] * keep_scale : 0.0f;
+        if (d.dropout_p > 0.0f) drop_row(g, g, gen, d, bh, q0 + i, k0, nk, keep_scale);  // in place
         // softmax backward: dS = P ⊙ (dP − Σ_c dP_c P_c)
         float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)

@@ -1,5 +1,7 @@
 #include "core/kernels/dropout.h"
 
+#include <algorithm>
+
 #include "core/rng.h"
 
 namespace tfm {
@@ -9,17 +11,19 @@ template <bool kAccumulate>
 void apply_mask(float* out, const float* in, int64_t n, float p, uint64_t seed, uint64_t first_block) {
   const Generator gen(seed);
   const float keep_scale = 1.0f / (1.0f - p);
-  const int64_t n_blocks = (n + 3) / 4;
+  constexpr int64_t kChunk = 1024;  // elements per chunk: their random words fit on the stack
+  const int64_t n_chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static) if (n > (1 << 14))
-  for (int64_t b = 0; b < n_blocks; ++b) {
-    auto r = gen.block(first_block + b);
-    for (int j = 0; j < 4 && b * 4 + j < n; ++j) {
-      const int64_t i = b * 4 + j;
-      const float v = u32_to_unit_float(r[j]) >= p ? in[i] * keep_scale : 0.0f;
+  for (int64_t c = 0; c < n_chunks; ++c) {
+    alignas(64) uint32_t r[kChunk];
+    const int64_t i0 = c * kChunk, m = std::min(kChunk, n - i0);
+    gen.words(first_block * 4 + static_cast<uint64_t>(i0), m, r);
+    for (int64_t j = 0; j < m; ++j) {
+      const float v = u32_to_unit_float(r[j]) >= p ? in[i0 + j] * keep_scale : 0.0f;
       if constexpr (kAccumulate)
-        out[i] += v;
+        out[i0 + j] += v;
       else
-        out[i] = v;
+        out[i0 + j] = v;
     }
   }
 }
