@@ -90,9 +90,8 @@ ParallelData::ParallelData(std::vector<SentencePair> train, std::vector<Sentence
   if (batching_.batch_tokens > 0) {
     int64_t longest = 0;
     for (const auto& p : train_) longest = std::max(longest, padded_len(p));
-    TFM_CHECK(longest * batching_.min_rows <= batching_.batch_tokens, "config: train.batch_tokens = ",
-              batching_.batch_tokens, " cannot hold ", batching_.min_rows, " row(s) of the longest training pair (",
-              longest, " tokens); raise it or lower data.max_len");
+    TFM_CHECK(longest <= batching_.batch_tokens, "config: train.batch_tokens = ", batching_.batch_tokens,
+              " cannot hold the longest training pair (", longest, " tokens); raise it or lower data.max_len");
   }
   // Validation: sorted by length (least padding), same budget; fixed for the whole run.
   std::vector<int64_t> order(val_.size());
@@ -124,12 +123,7 @@ std::vector<std::vector<int64_t>> ParallelData::cut(const std::vector<int64_t>& 
     cur.push_back(i);
     longest = std::max(longest, len);
   }
-  if (!cur.empty()) {
-    if (static_cast<int64_t>(cur.size()) < batching_.min_rows && !batches.empty())
-      batches.back().insert(batches.back().end(), cur.begin(), cur.end());
-    else
-      batches.push_back(std::move(cur));
-  }
+  if (!cur.empty()) batches.push_back(std::move(cur));
   return batches;
 }
 

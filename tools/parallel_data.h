@@ -39,8 +39,7 @@ struct ParallelBatching {
   int64_t batch_tokens = 0;  // padded tokens per batch; 0: batch_size sentences
   int64_t batch_size = 0;
   int64_t sort_pool = 16384;
-  int64_t min_rows = 1;  // fewer rows are merged into the pool's previous batch (data parallel: one per rank)
-  uint64_t seed = 0;
+  uint64_t seed = 0;  // the layouts depend on nothing else (not on the number of MPI ranks)
 };
 
 class ParallelData {

@@ -361,7 +361,6 @@ TrainSummary run_training(const TrainOptions& opts) {
     batching.batch_tokens = cfg.train.batch_tokens;
     batching.batch_size = cfg.train.batch_tokens > 0 ? 0 : cfg.train.batch_size;
     batching.sort_pool = cfg.data.sort_pool;
-    batching.min_rows = n_ranks;
     batching.seed = cfg.train.seed;
     std::vector<SentencePair> train_pairs = encode_pairs(train_src, train_tgt, true);
     std::vector<SentencePair> val_pairs = encode_pairs(val_src, val_tgt, false);
@@ -447,9 +446,21 @@ TrainSummary run_training(const TrainOptions& opts) {
   auto shard = [&](const Batch& b) {
     Shard s;
     s.global_tokens = batch_target_tokens(b);
-    const int64_t rows = b.batch_size();
-    s.batch = n_ranks == 1 ? b : slice_rows(b, rows * rank / n_ranks, rows * (rank + 1) / n_ranks);
-    s.tokens = n_ranks == 1 ? s.global_tokens : batch_target_tokens(s.batch);
+    if (n_ranks == 1) {
+      s.batch = b;
+      s.tokens = s.global_tokens;
+      return s;
+    }
+    const int64_t rows = b.batch_size(), first = rows * rank / n_ranks, last = rows * (rank + 1) / n_ranks;
+    if (first == last) {
+      // Fewer rows than ranks (a short batch of long sentences): this rank runs a copy of one row with
+      // weight 0, so that it still takes part in the gradient reduction and adds nothing to it.
+      s.batch = slice_rows(b, std::min(first, rows - 1), std::min(first, rows - 1) + 1);
+      s.tokens = 0;
+      return s;
+    }
+    s.batch = slice_rows(b, first, last);
+    s.tokens = batch_target_tokens(s.batch);
     return s;
   };
   {
