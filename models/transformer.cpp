@@ -297,7 +297,9 @@ class TransformerBeamDecoder : public BeamDecoder {
     return log_softmax(reshape(logits, Shape({N, logits.dim(2)}))).data();
   }
   void reorder(const std::vector<int64_t>& rows) override {
-    state_.memory = Variable(gather_rows(state_.memory.data(), rows));
+    // After the first step the cross-attention caches hold the projected memory: the memory itself
+    // is no longer read, so it is released rather than gathered every step.
+    state_.memory = Variable();
     if (state_.memory_mask.key_padding.defined())
       state_.memory_mask.key_padding = gather_rows(state_.memory_mask.key_padding, rows);
     for (KVCache& c : state_.self_caches) reorder_cache(c, rows);
