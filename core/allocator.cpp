@@ -1,6 +1,7 @@
 #include "core/allocator.h"
 
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <new>
@@ -52,10 +53,83 @@ void note_handed_out(Cache& c, size_t size) {
   if (c.stats.bytes_in_use > c.stats.peak_bytes_in_use) c.stats.peak_bytes_in_use = c.stats.bytes_in_use;
 }
 
+thread_local AllocationLimitGuard* current_guard = nullptr;
+
+// "123", "4K", "1.5G": bytes; -1 when not a size.
+int64_t parse_size(const std::string& text) {
+  size_t used = 0;
+  double x = 0.0;
+  try {
+    x = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return -1;
+  }
+  double unit = 1.0;
+  if (used + 1 == text.size()) {
+    switch (text[used]) {
+      case 'K': case 'k': unit = 0x1p10; break;
+      case 'M': case 'm': unit = 0x1p20; break;
+      case 'G': case 'g': unit = 0x1p30; break;
+      case 'T': case 't': unit = 0x1p40; break;
+      default: return -1;
+    }
+  } else if (used != text.size()) {
+    return -1;
+  }
+  const double bytes = x * unit;
+  return bytes >= 1.0 && bytes < 0x1p62 ? static_cast<int64_t>(bytes) : -1;
+}
+
+int64_t machine_memory_limit() {
+  int64_t limit = int64_t{1} << 62;
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0;
+  while (meminfo >> key >> kib)
+    if (key == "MemTotal:") {
+      limit = kib * 1024;
+      break;
+    } else {
+      meminfo.ignore(1 << 20, '\n');
+    }
+  std::ifstream cgroup("/sys/fs/cgroup/memory.max");
+  std::string max;
+  if (cgroup >> max && max != "max") {
+    const int64_t m = parse_size(max);
+    if (m > 0 && m < limit) limit = m;
+  }
+  return limit / 10 * 9;
+}
+
 }  // namespace
+
+int64_t allocator_memory_limit() {
+  static const int64_t limit = [] {
+    const char* env = std::getenv("TFM_MAX_MEMORY");
+    if (env == nullptr || *env == '\0') return machine_memory_limit();
+    const int64_t m = parse_size(env);
+    // Read once at the first allocation; a typo must not silently lift the bound.
+    return m > 0 ? m : int64_t{-1};
+  }();
+  TFM_CHECK(limit > 0, "TFM_MAX_MEMORY=", std::getenv("TFM_MAX_MEMORY"),
+            ": expected a size in bytes, optionally with a K, M, G or T suffix (for example 8G)");
+  return limit;
+}
+
+AllocationLimitGuard::AllocationLimitGuard(int64_t bytes, std::string what)
+    : previous_(current_guard), remaining_(bytes), what_(std::move(what)) {
+  current_guard = this;
+}
+
+AllocationLimitGuard::~AllocationLimitGuard() { current_guard = previous_; }
 
 void* storage_allocate(size_t bytes) {
   const size_t size = bucket_size(bytes);
+  for (AllocationLimitGuard* g = current_guard; g != nullptr; g = g->previous_) {
+    TFM_CHECK(static_cast<int64_t>(size) <= g->remaining_, g->what_, ": a tensor of ", bytes,
+              " bytes would pass the bound of this step (", g->remaining_, " bytes left)");
+  }
+  for (AllocationLimitGuard* g = current_guard; g != nullptr; g = g->previous_) g->remaining_ -= static_cast<int64_t>(size);
   Cache& c = cache();
   std::vector<void*> to_free;
   {
@@ -90,6 +164,17 @@ void* storage_allocate(size_t bytes) {
     }
   }
   for (void* p : to_free) std::free(p);
+  const int64_t limit = allocator_memory_limit();
+  auto held = [&c] {
+    std::lock_guard<std::mutex> lock(c.mu);
+    return c.stats.bytes_in_use + c.stats.bytes_cached;
+  };
+  if (held() + static_cast<int64_t>(size) > limit) allocator_release_cached();
+  const int64_t now = held();
+  TFM_CHECK(now + static_cast<int64_t>(size) <= limit, "out of memory: a tensor of ", bytes, " bytes (",
+            static_cast<double>(bytes) / 0x1p30, " GiB) would bring tfm's tensor memory to ",
+            static_cast<double>(now + static_cast<int64_t>(size)) / 0x1p30, " GiB, above the limit of ",
+            static_cast<double>(limit) / 0x1p30, " GiB (90% of this machine's memory, or TFM_MAX_MEMORY)");
   void* p = std::aligned_alloc(kAlignment, size);
   if (p == nullptr) {
     allocator_release_cached();

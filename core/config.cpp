@@ -146,7 +146,40 @@ void ConfigReader::finish() const {
   }
 }
 
+namespace {
+
+int line_of(std::string_view text, size_t byte) {
+  int line = 1;
+  for (size_t i = 0; i < byte && i < text.size(); ++i) line += text[i] == '\n';
+  return line;
+}
+
+}  // namespace
+
+void check_json_bounds(std::string_view text, const std::string& source, size_t max_bytes, int max_depth) {
+  TFM_CHECK(text.size() <= max_bytes, source, ": JSON text of ", text.size(), " bytes exceeds the limit of ", max_bytes,
+            " bytes");
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      TFM_CHECK(++depth <= max_depth, source, ": JSON nests deeper than ", max_depth, " levels at byte ", i, " (line ",
+                line_of(text, i), ")");
+    } else if (c == ']' || c == '}') {
+      depth -= depth > 0;  // unbalanced brackets are the parser's to report
+    }
+  }
+}
+
 nlohmann::json parse_json(const std::string& text, const std::string& source) {
+  check_json_bounds(text, source);
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
@@ -160,12 +193,18 @@ nlohmann::json parse_json(const std::string& text, const std::string& source) {
     std::string msg = e.what();
     auto pos = msg.find("syntax error");
     TFM_FAIL(source, ":", line, ":", col, ": JSON ", pos == std::string::npos ? msg : msg.substr(pos));
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number out of range
+    TFM_FAIL(source, ": JSON ", e.what());
   }
 }
 
 nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   TFM_CHECK(in.good(), "cannot open ", path);
+  const auto size = static_cast<std::streamoff>(in.tellg());
+  TFM_CHECK(size >= 0 && static_cast<uint64_t>(size) <= kMaxJsonBytes, path, ": ", size,
+            " bytes is too large for a JSON file (limit ", kMaxJsonBytes, " bytes)");
+  in.seekg(0);
   std::ostringstream ss;
   ss << in.rdbuf();
   return parse_json(ss.str(), path);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tfm {
@@ -49,7 +50,20 @@ int edit_distance(const std::string& a, const std::string& b);
 // The candidate nearest to `word`, or "" when none is reasonably close.
 std::string nearest(const std::string& word, const std::vector<std::string>& candidates);
 
-// Parses JSON text; syntax errors become tfm::Error with "<source>:line:column".
+// Bounds on JSON that comes from files (configs, safetensors headers and their
+// metadata, run state): checked before a parser sees the text, because
+// nlohmann's dump, copy and comparison recurse once per nesting level, so a
+// crafted file nested a million levels deep would overflow the stack, and a
+// huge text would be held in memory several times over.
+inline constexpr size_t kMaxJsonBytes = size_t{256} << 20;
+inline constexpr int kMaxJsonDepth = 64;
+// Throws unless `text` is at most max_bytes long and nests arrays and objects at
+// most max_depth deep; the error names the source, the byte offset and the line.
+void check_json_bounds(std::string_view text, const std::string& source, size_t max_bytes = kMaxJsonBytes,
+                       int max_depth = kMaxJsonDepth);
+
+// Parses JSON text within the bounds above; syntax errors become tfm::Error
+// with "<source>:line:column".
 nlohmann::json parse_json(const std::string& text, const std::string& source);
 nlohmann::json read_json_file(const std::string& path);
 

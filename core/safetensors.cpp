@@ -3,10 +3,24 @@
 #include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <set>
 
+#include "core/checksum.h"
+#include "core/config.h"
 #include "core/io.h"
 
 namespace tfm {
+
+namespace {
+
+std::string crc32c_hex(uint32_t crc) {
+  static const char* digits = "0123456789abcdef";
+  std::string s(8, '0');
+  for (int i = 7; i >= 0; --i, crc >>= 4) s[i] = digits[crc & 15];
+  return s;
+}
+
+}  // namespace
 
 const Tensor* SafetensorsContents::find(const std::string& name) const {
   for (auto& [n, t] : tensors)
@@ -17,11 +31,15 @@ const Tensor* SafetensorsContents::find(const std::string& name) const {
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header;
-  if (!metadata.empty()) {
-    nlohmann::ordered_json meta = nlohmann::ordered_json::object();
-    for (auto& [k, v] : metadata) meta[k] = v;
-    header["__metadata__"] = meta;
+  nlohmann::ordered_json meta = nlohmann::ordered_json::object();
+  for (auto& [k, v] : metadata) {
+    TFM_CHECK(k != kChecksumKey, "safetensors: metadata key \"", kChecksumKey, "\" is reserved for tfm's checksums");
+    meta[k] = v;
   }
+  nlohmann::ordered_json checksums = nlohmann::ordered_json::object();
+  for (auto& [name, t] : tensors) checksums[name] = crc32c_hex(crc32c(t.raw_data(), t.nbytes()));
+  meta[kChecksumKey] = checksums.dump();
+  header["__metadata__"] = meta;
   uint64_t offset = 0;
   for (auto& [name, t] : tensors) {
     TFM_CHECK(name != "__metadata__" && !name.empty(), "safetensors: invalid tensor name \"", name, "\"");
@@ -50,8 +68,11 @@ SafetensorsContents parse_safetensors(const std::string& bytes, const std::strin
   TFM_CHECK(bytes.size() >= 8, src, ": not a safetensors file: ", bytes.size(), " bytes, expected at least 8");
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  TFM_CHECK(n <= kMaxHeaderBytes, src, ": header length ", n, " (bytes 0-7) exceeds the limit of ", kMaxHeaderBytes,
+            " bytes");
   TFM_CHECK(n <= bytes.size() - 8, src, ": header length ", n, " (bytes 0-7) exceeds the file: only ",
             bytes.size() - 8, " bytes follow");
+  check_json_bounds(std::string_view(bytes).substr(8, n), src + " (header, bytes 8-" + std::to_string(8 + n) + ")");
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
@@ -92,8 +113,8 @@ SafetensorsContents parse_safetensors(const std::string& bytes, const std::strin
     TFM_CHECK(sh.is_array() && sh.size() <= Shape::kMaxDims, src, ": tensor \"", name, "\": bad shape ", sh.dump());
     std::vector<int64_t> dims;
     for (auto& x : sh) {
-      TFM_CHECK(x.is_number_unsigned() || (x.is_number_integer() && x.get<int64_t>() >= 0), src, ": tensor \"", name,
-                "\": bad shape ", sh.dump());
+      TFM_CHECK(x.is_number_unsigned() && x.get<uint64_t>() <= (uint64_t{1} << 62), src, ": tensor \"", name,
+                "\": bad shape ", sh.dump(), " (expected non-negative integers)");
       dims.push_back(x.get<int64_t>());
     }
     e.shape = Shape(std::span<const int64_t>(dims));
@@ -110,6 +131,19 @@ SafetensorsContents parse_safetensors(const std::string& bytes, const std::strin
               " bytes for ", d, " ", e.shape, ", expected ", expected);
     entries.push_back(std::move(e));
   }
+  // Checksums (tfm's files; absent from files other writers made): every tensor
+  // listed, nothing else, each CRC32C equal to that of its bytes.
+  nlohmann::json checksums;
+  if (auto it = out.metadata.find(kChecksumKey); it != out.metadata.end()) {
+    checksums = parse_json(it->second, src + " (__metadata__." + kChecksumKey + ")");
+    TFM_CHECK(checksums.is_object(), src, ": __metadata__.", kChecksumKey, " must map tensor names to CRC32C values");
+    out.metadata.erase(it);
+    std::set<std::string> names;
+    for (const Entry& e : entries) names.insert(e.name);
+    for (auto& [name, value] : checksums.items())
+      TFM_CHECK(names.contains(name), src, ": __metadata__.", kChecksumKey, " lists tensor \"", name,
+                "\", which the file does not hold");
+  }
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
   uint64_t prev_end = 0;
   std::string prev_name;
@@ -118,8 +152,18 @@ SafetensorsContents parse_safetensors(const std::string& bytes, const std::strin
               "\" overlap at data byte ", e.begin);
     prev_end = std::max(prev_end, e.end);
     prev_name = e.name;
+    const char* data = bytes.data() + data_begin + e.begin;
+    if (!checksums.is_null()) {
+      const auto c = checksums.find(e.name);
+      TFM_CHECK(c != checksums.end() && c->is_string(), src, ": tensor \"", e.name, "\" has no checksum in __metadata__.",
+                kChecksumKey, " (the header was edited?)");
+      const std::string computed = crc32c_hex(crc32c(data, e.end - e.begin));
+      TFM_CHECK(c->get<std::string>() == computed, src, ": tensor \"", e.name, "\" is corrupted: CRC32C of its ",
+                e.end - e.begin, " bytes (file bytes ", data_begin + e.begin, "-", data_begin + e.end, ") is ", computed,
+                ", the file records ", c->get<std::string>());
+    }
     Tensor t = Tensor::empty(e.shape, e.dtype);
-    if (e.end > e.begin) std::memcpy(t.raw_data(), bytes.data() + data_begin + e.begin, e.end - e.begin);
+    if (e.end > e.begin) std::memcpy(t.raw_data(), data, e.end - e.begin);
     out.tensors.emplace_back(e.name, std::move(t));
   }
   return out;

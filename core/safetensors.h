@@ -4,7 +4,8 @@
 // name to {dtype, shape, data_offsets} (plus "__metadata__": string → string),
 // then the raw little-endian tensor bytes. Written atomically; every read is
 // validated (header length, JSON, dtypes, shapes, offsets in bounds and not
-// overlapping) with errors that name the file, the tensor and byte offsets.
+// overlapping, checksums) with errors that name the file, the tensor and byte
+// offsets.
 #include <map>
 #include <string>
 #include <utility>
@@ -13,6 +14,14 @@
 #include "core/tensor.h"
 
 namespace tfm {
+
+// tfm writes the CRC32C of each tensor's bytes into __metadata__ under this
+// key, as a JSON object string {"name": "8 hex digits", ...}, and verifies it on
+// load (an error names the tensor). Files without it (PyTorch's, older tfm's)
+// load unchecked. The key is removed from the metadata a load returns.
+inline constexpr const char* kChecksumKey = "crc32c";
+// The header limit of the reference implementation (safetensors' MAX_HEADER_SIZE).
+inline constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
 struct SafetensorsContents {
   std::map<std::string, std::string> metadata;

@@ -15,6 +15,13 @@ Shape::Shape(std::span<const int64_t> dims) {
     TFM_CHECK(dims[i] >= -1, "Shape: negative extent ", dims[i], " in dimension ", i);
     dims_[i] = dims[i];
   }
+  // Tensors index with int64_t and size bytes as numel · dtype size: a product past 2^60
+  // would wrap (a crafted file's [2^31, 2^31, 2^31, 8] to 0 elements).
+  int64_t n = 1;
+  for (int i = 0; i < ndim_; ++i) {
+    if (dims_[i] < 0) continue;
+    TFM_CHECK(!__builtin_mul_overflow(n, dims_[i], &n) && n <= kMaxNumel, "Shape: ", str(), " has more than 2^60 elements");
+  }
 }
 
 int64_t Shape::dim(int i) const {

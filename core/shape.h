@@ -12,6 +12,7 @@ namespace tfm {
 class Shape {
  public:
   static constexpr int kMaxDims = 8;
+  static constexpr int64_t kMaxNumel = int64_t{1} << 60;  // larger products are rejected (bytes fit in 63 bits)
 
   Shape() = default;
   Shape(std::initializer_list<int64_t> dims);

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "core/allocator.h"
 #include "core/config.h"
 
 namespace tfm {
@@ -83,7 +84,16 @@ LoadedModel load_checkpoint(const std::string& path) {
   auto tok_it = contents.metadata.find("tokenizer");
   out.tokenizer = tok_it != contents.metadata.end() ? parse_json(tok_it->second, path + " (__metadata__.tokenizer)")
                                                     : nlohmann::json();
-  out.model = ModelRegistry::create(out.config);
+  {
+    // The file's tensors are the model's parameters: a config that needs far more memory than they hold was
+    // crafted or corrupted, and must fail here rather than allocate (n_layer 1024 at d_model 65536 is 16 TiB).
+    int64_t file_bytes = 0;
+    for (const auto& [name, t] : contents.tensors) file_bytes += t.nbytes();
+    AllocationLimitGuard bound(2 * file_bytes + (int64_t{256} << 20),
+                               path + ": the model config in __metadata__ needs more memory than the checkpoint's " +
+                                   std::to_string(file_bytes) + " tensor bytes");
+    out.model = ModelRegistry::create(out.config);
+  }
   load_weights(*out.model, contents, path);
   return out;
 }

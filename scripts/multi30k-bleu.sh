@@ -29,12 +29,11 @@ for c in "${ckpts[@]}"; do
   step="$(basename "$c" | sed -n 's/^step-0*\([0-9][0-9]*\)\.safetensors$/\1/p')"
   minutes="-"
   if [[ -n "$step" && -f "$run/metrics.jsonl" ]]; then
-    minutes="$(python3 -c 'import json,sys
-step=int(sys.argv[1]); best=None
-for line in open(sys.argv[2]):
-    m=json.loads(line)
-    if m.get("step")==step and "elapsed_s" in m: best=m["elapsed_s"]
-print("-" if best is None else "%.1f" % (best/60))' "$step" "$run/metrics.jsonl")"
+    # The last metrics line of that step with an elapsed time (nlohmann's compact JSON: "key":value).
+    minutes="$(awk -v step="$step" '
+      match($0, /"step":[0-9]+/) && substr($0, RSTART + 7, RLENGTH - 7) + 0 == step &&
+      match($0, /"elapsed_s":[-+0-9.eE]+/) { best = substr($0, RSTART + 12, RLENGTH - 12) }
+      END { if (best == "") print "-"; else printf "%.1f\n", best / 60 }' "$run/metrics.jsonl")"
   fi
   "$tfm" translate "$c" --input "$data/test_2016_flickr.en" --beam "$beam" --length-penalty "$lp" > "$out/hyp" 2>/dev/null
   bleu="$("$tfm" bleu "$data/test_2016_flickr.de" "$out/hyp")"

@@ -13,14 +13,15 @@ cmake -S "$root/examples/custom_layer" -B "$work/build" -G Ninja -DCMAKE_BUILD_T
       -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/build" >/dev/null
 # A small corpus of its own: the example must not depend on ../shared.
-python3 - "$work/train.txt" <<'PY'
-import random, sys
-random.seed(0)
-words = "the quick brown fox jumps over a lazy dog while seven wise owls watch".split()
-with open(sys.argv[1], "w") as f:
-    for _ in range(1500):
-        f.write(" ".join(random.choice(words) for _ in range(8)) + ".\n")
-PY
+awk 'BEGIN {
+  srand(0)
+  n = split("the quick brown fox jumps over a lazy dog while seven wise owls watch", words, " ")
+  for (line = 0; line < 1500; ++line) {
+    s = ""
+    for (i = 0; i < 8; ++i) s = s (i ? " " : "") words[1 + int(rand() * n)]
+    print s "."
+  }
+}' > "$work/train.txt"
 cd "$work"
 cp "$root/examples/custom_layer/config.json" .
 ./build/custom_train config.json --out run | tee log.txt

@@ -179,6 +179,24 @@ TEST_F(Checkpoint, MetadataProblemsAreExplained) {
   EXPECT_CONTAINS(missing_file, "file not found");
 }
 
+// A crafted config in a small file must not allocate the model it describes.
+TEST_F(Checkpoint, HostileModelSizesFailBeforeAllocating) {
+  std::unique_ptr<Model> model = ModelRegistry::create(kLm);
+  nlohmann::json huge = kLm;
+  huge["n_layer"] = 1000000000;
+  save_edited("layers.safetensors", *model, [](auto&) {}, {{"config", huge.dump()}});
+  EXPECT_CONTAINS(load_error("layers.safetensors"), "model.n_layer: 1000000000 is out of range [1, 1024]");
+  // Every key within its range, together 16 TiB of parameters: bounded by the file's own bytes.
+  huge["n_layer"] = 1024;
+  huge["d_model"] = 65536;
+  huge["d_ff"] = 262144;
+  huge["n_head"] = 1024;
+  save_edited("wide.safetensors", *model, [](auto&) {}, {{"config", huge.dump()}});
+  const std::string e = load_error("wide.safetensors");
+  EXPECT_CONTAINS(e, "the model config in __metadata__ needs more memory than the checkpoint's");
+  EXPECT_CONTAINS(e, "a tensor of ");
+}
+
 }  // namespace
 }  // namespace tfm
 

@@ -135,5 +135,21 @@ TEST(ConfigJson, ReadJsonFileNamesThePath) {
   std::filesystem::remove(bad);
 }
 
+TEST(ConfigJson, NestingAndSizeAreBoundedBeforeParsing) {
+  // 64 levels parse; 65 do not, and the error gives the byte and the line of the 65th bracket.
+  EXPECT_NO_THROW(parse_json(std::string(64, '[') + std::string(64, ']'), "ok.json"));
+  const std::string deep = "{\"a\":\n" + std::string(64, '[') + std::string(64, ']') + "}";
+  const std::string e = error_message([&] { parse_json(deep, "deep.json"); });
+  EXPECT_CONTAINS(e, "deep.json: JSON nests deeper than 64 levels at byte 69 (line 2)");
+  // Brackets inside strings, escaped quotes included, are not nesting.
+  EXPECT_NO_THROW(parse_json("{\"s\": \"\\\"" + std::string(100, '[') + "\"}", "strings.json"));
+  EXPECT_CONTAINS(error_message([] { check_json_bounds("[1, 2, 3]", "small.json", 8); }),
+                  "small.json: JSON text of 9 bytes exceeds the limit of 8 bytes");
+  EXPECT_NO_THROW(check_json_bounds("[[1]]", "two.json", 100, 2));
+  EXPECT_CONTAINS(error_message([] { check_json_bounds("[[[1]]]", "three.json", 100, 2); }), "deeper than 2 levels");
+  // A number out of range is a tfm::Error, not an escaping nlohmann exception.
+  EXPECT_CONTAINS(error_message([] { parse_json("{\"x\": 1e999}", "big.json"); }), "big.json");
+}
+
 }  // namespace
 }  // namespace tfm

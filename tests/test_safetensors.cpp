@@ -4,6 +4,7 @@
 // clear tfm::Error for each kind of corrupted, truncated or inconsistent file.
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -50,6 +51,19 @@ std::string parse_error(const std::string& bytes) {
   return "";
 }
 
+// CRC32C bit by bit from its definition (reflected polynomial 0x82F63B78,
+// initial and final complement), independent of core/checksum's tables.
+std::string crc32c_hex_reference(const void* data, size_t n) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) {
+    c ^= static_cast<const unsigned char*>(data)[i];
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
+  }
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08x", ~c);
+  return hex;
+}
+
 bool bitwise_equal(const Tensor& a, const Tensor& b) {
   return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
@@ -91,7 +105,11 @@ TEST_F(Safetensors, FileLayoutFollowsTheSpec) {
   EXPECT_EQ(n % 8, 0u) << "data start aligned to 8 bytes (header padded with spaces)";
   ASSERT_EQ(bytes.size(), 8 + n + a.nbytes() + b.nbytes());
   const nlohmann::json header = nlohmann::json::parse(bytes.substr(8, n));
-  EXPECT_EQ(header["__metadata__"], (nlohmann::json{{"k", "v"}}));
+  EXPECT_EQ(header["__metadata__"].size(), 2u) << header["__metadata__"].dump();
+  EXPECT_EQ(header["__metadata__"]["k"], "v");
+  const nlohmann::json crc = nlohmann::json::parse(header["__metadata__"]["crc32c"].get<std::string>());
+  EXPECT_EQ(crc, (nlohmann::json{{"a", crc32c_hex_reference(a.raw_data(), 24)},
+                                 {"b", crc32c_hex_reference(b.raw_data(), 20)}}));
   EXPECT_EQ(header["a"]["dtype"], "F32");
   EXPECT_EQ(header["a"]["shape"], (nlohmann::json{2, 3}));
   EXPECT_EQ(header["a"]["data_offsets"], (nlohmann::json{0, 24}));
@@ -176,6 +194,68 @@ TEST_F(Safetensors, SaveRejectsInvalidNames) {
                Error);
   EXPECT_THROW(save_safetensors(path("m.safetensors"), {{"__metadata__", Tensor::zeros({1})}}, {}), Error);
   EXPECT_THROW(save_safetensors(path("no_dir/x.safetensors"), {{"a", Tensor::zeros({1})}}, {}), Error);
+}
+
+TEST_F(Safetensors, FlippedDataBitIsReportedWithTheTensorName) {
+  save_safetensors(path("c.safetensors"), {{"w", random_tensor({4, 4}, 5)}, {"v", random_tensor({3}, 6)}}, {});
+  std::string bytes = read_file(path("c.safetensors"));
+  // The last byte belongs to "v", the second tensor; flip one bit of it.
+  bytes.back() = static_cast<char>(bytes.back() ^ 0x10);
+  const std::string e = parse_error(bytes);
+  EXPECT_CONTAINS(e, "tensor \"v\" is corrupted: CRC32C of its 12 bytes");
+  EXPECT_CONTAINS(e, "the file records ");
+  // A flip in the first tensor names that one.
+  bytes.back() = static_cast<char>(bytes.back() ^ 0x10);
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  bytes[8 + n + 5] = static_cast<char>(bytes[8 + n + 5] ^ 1);
+  EXPECT_CONTAINS(parse_error(bytes), "tensor \"w\" is corrupted");
+}
+
+TEST_F(Safetensors, ChecksumsAreOptionalButCompleteWhenPresent) {
+  const std::string data16(16, '\1');
+  const std::string t = R"("t":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]})";
+  // Without the key (PyTorch's files): loads unchecked.
+  EXPECT_EQ(parse_safetensors(file_bytes("{" + t + "}", data16), "torch.safetensors").tensors.size(), 1u);
+  // With the right value: loads, and the key is not part of the metadata returned.
+  const std::string good = crc32c_hex_reference(data16.data(), 16);
+  const SafetensorsContents c = parse_safetensors(
+      file_bytes(R"({"__metadata__":{"crc32c":"{\"t\":\")" + good + R"(\"}","x":"y"},)" + t + "}", data16), "ok");
+  EXPECT_EQ(c.metadata, (std::map<std::string, std::string>{{"x", "y"}}));
+  EXPECT_CONTAINS(parse_error(file_bytes(R"({"__metadata__":{"crc32c":"{}"},)" + t + "}", data16)),
+                  "tensor \"t\" has no checksum");
+  EXPECT_CONTAINS(parse_error(file_bytes(R"({"__metadata__":{"crc32c":"{\"u\":\"00000000\"}"},)" + t + "}", data16)),
+                  "lists tensor \"u\", which the file does not hold");
+  EXPECT_CONTAINS(parse_error(file_bytes(R"({"__metadata__":{"crc32c":"[1]"},)" + t + "}", data16)),
+                  "must map tensor names to CRC32C values");
+  EXPECT_CONTAINS(parse_error(file_bytes(R"({"__metadata__":{"crc32c":"{\"t\":\"deadbeef\"}"},)" + t + "}", data16)),
+                  "tensor \"t\" is corrupted");
+  EXPECT_CONTAINS(error_message([&] { save_safetensors(path("r.safetensors"), {}, {{"crc32c", "x"}}); }),
+                  "\"crc32c\" is reserved");
+}
+
+TEST_F(Safetensors, HostileSizesGiveErrorsBeforeAllocating) {
+  const std::string data16(16, '\1');
+  // A header length of 2^62 (and one just past safetensors' own 100 MB limit).
+  EXPECT_CONTAINS(parse_error(file_bytes("{}", "", int64_t{1} << 62)), "exceeds the limit of 100000000 bytes");
+  EXPECT_CONTAINS(parse_error(file_bytes("{}", "", 100'000'001)), "exceeds the limit");
+  // A shape of 2^40 elements whose bytes the file does not hold.
+  EXPECT_CONTAINS(parse_error(file_bytes(
+                      R"({"t":{"dtype":"F32","shape":[1048576,1048576],"data_offsets":[0,4398046511104]}})", data16)),
+                  "outside the 16 data bytes");
+  EXPECT_CONTAINS(parse_error(file_bytes(R"({"t":{"dtype":"F32","shape":[1048576,1048576],"data_offsets":[0,16]}})",
+                                         data16)),
+                  "16 bytes for F32 [1048576, 1048576], expected 4398046511104");
+  // Extents whose product wraps around 2^64 to 0 elements (which 0 data bytes would match).
+  EXPECT_CONTAINS(parse_error(file_bytes(R"({"t":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})",
+                                         "")),
+                  "has more than 2^60 elements");
+  EXPECT_CONTAINS(parse_error(file_bytes(R"({"t":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,0]}})",
+                                         "")),
+                  "bad shape");
+  // Nesting a million levels deep would overflow the stack in nlohmann's recursive dump and copy.
+  const std::string deep = R"({"__metadata__":{"x":"y"},"t":)" + std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}";
+  EXPECT_CONTAINS(parse_error(file_bytes(deep, "")), "JSON nests deeper than 64 levels at byte ");
 }
 
 }  // namespace

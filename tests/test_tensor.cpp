@@ -183,6 +183,35 @@ TEST(Tensor, FillAndZeroOnAViewTouchOnlyTheView) {
   for (int i = 0; i < 12; ++i) EXPECT_EQ(t.at(i), expected[i]) << i;
 }
 
+TEST(Allocator, RequestsBeyondTheMemoryLimitAreErrorsNotOutOfMemoryKills) {
+  const int64_t limit = allocator_memory_limit();
+  EXPECT_GT(limit, int64_t{1} << 26);
+  // 2^40 floats (4 TiB): more than any machine here; the error names the request and the limit.
+  const std::string e = error_message([] { Tensor::empty({int64_t{1} << 20, int64_t{1} << 20}); });
+  EXPECT_CONTAINS(e, "out of memory: a tensor of 4398046511104 bytes");
+  EXPECT_CONTAINS(e, "above the limit of ");
+  EXPECT_NO_THROW(Tensor::empty({1024, 1024}));  // and the allocator still works afterwards
+}
+
+TEST(Allocator, LimitGuardBoundsTheAllocationsOfAScope) {
+  {
+    AllocationLimitGuard guard(1 << 20, "building a thing");
+    Tensor a = Tensor::empty({128, 1024});  // 512 KiB: fits
+    Tensor b = Tensor::empty({64, 1024});   // 256 KiB more: 768 KiB in all, fits
+    const std::string e = error_message([] { Tensor::empty({128, 1024}); });
+    EXPECT_CONTAINS(e, "building a thing: a tensor of 524288 bytes would pass the bound of this step (262144 bytes left)");
+  }
+  EXPECT_NO_THROW(Tensor::empty({1024, 1024}));  // the bound ends with the guard
+}
+
+TEST(Shape, ExtentsWhoseProductPassesTwoToTheSixtyAreRejected) {
+  // 2^32 · 2^32 wraps int64 to 0: a file claiming it with 0 data bytes must not pass as empty.
+  EXPECT_CONTAINS(error_message([] { Shape({int64_t{1} << 32, int64_t{1} << 32}); }), "has more than 2^60 elements");
+  EXPECT_CONTAINS(error_message([] { Shape({int64_t{1} << 31, int64_t{1} << 31, 2}); }), "has more than 2^60 elements");
+  EXPECT_EQ(Shape({int64_t{1} << 30, int64_t{1} << 30}).numel(), int64_t{1} << 60);
+  EXPECT_EQ(Shape({int64_t{1} << 40, 0, int64_t{1} << 40}).numel(), 0);
+}
+
 TEST(Allocator, FreedBlockIsReusedForTheSameSize) {
   constexpr size_t kBytes = 12345 * sizeof(float);
   void* first = storage_allocate(kBytes);

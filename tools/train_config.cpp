@@ -11,6 +11,7 @@ void apply_override(nlohmann::json& config, const std::string& assignment) {
   TFM_CHECK(eq != std::string::npos && eq > 0, "--set ", assignment, ": expected key.path=value");
   const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
   nlohmann::json value;
+  check_json_bounds(text, "--set " + path);
   try {
     value = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception&) {
