@@ -55,17 +55,27 @@ int run(int argc, char** argv) {
   bool train_report = true;
 
   // perplexity
-  std::string ppl_ckpt, ppl_text;
+  std::string ppl_ckpt, ppl_text, ppl_source, ppl_target;
   bool ppl_json = false;
   int64_t ppl_batch = 16;
-  auto* ppl_cmd = app.add_subcommand("perplexity", "Per-token NLL and perplexity of a text under a checkpoint");
+  auto* ppl_cmd = app.add_subcommand(
+      "perplexity", "Per-token NLL and perplexity of a text (language model) or of target sentences given "
+                    "source sentences (encoder-decoder) under a checkpoint");
   ppl_cmd->add_option("checkpoint", ppl_ckpt, "Model checkpoint (.safetensors)")->required();
-  ppl_cmd->add_option("textfile", ppl_text, "Text to score")->required();
+  ppl_cmd->add_option("textfile", ppl_text, "Text to score (language model)");
+  ppl_cmd->add_option("--source", ppl_source, "Source sentences, one per line (encoder-decoder)");
+  ppl_cmd->add_option("--target", ppl_target, "Target sentences, line by line aligned with --source (encoder-decoder)");
   ppl_cmd->add_flag("--json", ppl_json, "Last line: {\"nll\":...,\"ppl\":...,\"tokens\":...}");
-  ppl_cmd->add_option("--batch-size", ppl_batch, "Windows scored per forward pass")->check(CLI::PositiveNumber);
+  ppl_cmd->add_option("--batch-size", ppl_batch, "Windows (or sentence pairs) scored per forward pass")
+      ->check(CLI::PositiveNumber);
   ppl_cmd->footer(
-      "Scoring: the text becomes ids x[0..N-1]; windows start at s = 0, T, 2T, ... (T = seq_len), each an\n"
-      "independent context predicting x[s+1 .. min(s+T, N-1)], so every token but the first is scored once.");
+      "Language model (TEXTFILE): the text becomes ids x[0..N-1]; windows start at s = 0, T, 2T, ...\n"
+      "(T = seq_len), each an independent context predicting x[s+1 .. min(s+T, N-1)], so every token but the\n"
+      "first is scored once.\n"
+      "Encoder-decoder (--source SRC --target TGT): teacher-forced, as tfm train's validation loss: the source\n"
+      "is its tokens then </s>, the decoder reads <s> + target and predicts target + </s>, so every target\n"
+      "token and each </s> is scored once, without label smoothing. A pair longer than seq_len is cut (the\n"
+      "source to seq_len tokens, </s> last; the target to seq_len - 1), with a warning.");
 
   // generate
   std::string gen_ckpt, gen_prompt;
@@ -176,10 +186,27 @@ int run(int argc, char** argv) {
     return s.interrupted ? 130 : 0;
   }
   if (*ppl_cmd) {
-    tfm::LoadedLm m = tfm::load_lm(ppl_ckpt);
-    const std::string text = tfm::read_file(ppl_text);
-    TFM_CHECK(!text.empty(), ppl_text, " is empty");
-    tfm::PerplexityResult r = tfm::perplexity(*m.lm, m.tokenizer->encode(text), ppl_batch);
+    tfm::PerplexityResult r;
+    if (!ppl_source.empty() || !ppl_target.empty()) {
+      TFM_CHECK(!ppl_source.empty() && !ppl_target.empty(), "perplexity: --source and --target go together (found only ",
+                ppl_source.empty() ? "--target" : "--source", ")");
+      TFM_CHECK(ppl_text.empty(), "perplexity: give either TEXTFILE (a language model) or --source and --target ",
+                "(an encoder-decoder), not both");
+      tfm::LoadedSeq2Seq m = tfm::load_seq2seq(ppl_ckpt);
+      std::vector<int64_t> truncated;
+      r = tfm::seq2seq_perplexity(*m.model, *m.tokenizer, tfm::read_lines({ppl_source}, ppl_source),
+                                  tfm::read_lines({ppl_target}, ppl_target), ppl_batch, &truncated);
+      for (int64_t i : truncated)
+        std::fprintf(stderr, "warning: line %lld: the pair is longer than model.seq_len = %lld tokens; scored its "
+                     "beginning only\n", static_cast<long long>(i + 1), static_cast<long long>(m.model->max_len()));
+    } else {
+      TFM_CHECK(!ppl_text.empty(), "perplexity: give TEXTFILE (a language model) or --source SRC --target TGT ",
+                "(an encoder-decoder)");
+      tfm::LoadedLm m = tfm::load_lm(ppl_ckpt);
+      const std::string text = tfm::read_file(ppl_text);
+      TFM_CHECK(!text.empty(), ppl_text, " is empty");
+      r = tfm::perplexity(*m.lm, m.tokenizer->encode(text), ppl_batch);
+    }
     std::printf("tokens: %lld\nnll: %.6f nats/token\nperplexity: %.4f\n", static_cast<long long>(r.tokens), r.nll, r.ppl);
     if (ppl_json) std::printf("{\"nll\":%.9g,\"ppl\":%.9g,\"tokens\":%lld}\n", r.nll, r.ppl, static_cast<long long>(r.tokens));
     return 0;

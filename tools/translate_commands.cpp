@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 
@@ -67,6 +68,50 @@ void translate_command(const std::string& checkpoint, const std::string& input, 
     out << line << '\n';
   }
   out.flush();
+}
+
+PerplexityResult seq2seq_perplexity(Seq2SeqModel& model, const Tokenizer& tokenizer,
+                                    const std::vector<std::string>& sources, const std::vector<std::string>& targets,
+                                    int64_t batch_size, std::vector<int64_t>* truncated) {
+  TFM_CHECK(sources.size() == targets.size(), "perplexity: the source has ", sources.size(),
+            " lines but the target ", targets.size(), " (line i of one must translate line i of the other)");
+  TFM_CHECK(!sources.empty(), "perplexity: no sentence pairs");
+  TFM_CHECK(batch_size >= 1, "perplexity: --batch-size must be >= 1, found ", batch_size);
+  TFM_CHECK(tokenizer.bos_id() >= 0 && tokenizer.eos_id() >= 0, "perplexity: the ", tokenizer.type(),
+            " tokenizer has no bos/eos ids");
+  const int64_t L = model.max_len();
+  std::vector<SentencePair> pairs;
+  pairs.reserve(sources.size());
+  for (size_t i = 0; i < sources.size(); ++i) {
+    SentencePair p{encode_sentence(tokenizer, sources[i]), tokenizer.encode(targets[i])};
+    const bool long_source = static_cast<int64_t>(p.source.size()) > L;
+    const bool long_target = static_cast<int64_t>(p.target.size()) + 1 > L;
+    if (long_source) p.source.resize(static_cast<size_t>(L)), p.source.back() = tokenizer.eos_id();
+    if (long_target) p.target.resize(static_cast<size_t>(L - 1));
+    if ((long_source || long_target) && truncated) truncated->push_back(static_cast<int64_t>(i));
+    pairs.push_back(std::move(p));
+  }
+  NoGradGuard no_grad;
+  const bool was_training = model.training();
+  model.eval();
+  double nll = 0.0;
+  int64_t count = 0;
+  for (size_t start = 0; start < pairs.size(); start += static_cast<size_t>(batch_size)) {
+    std::vector<const SentencePair*> rows;
+    for (size_t i = start; i < std::min(pairs.size(), start + static_cast<size_t>(batch_size)); ++i)
+      rows.push_back(&pairs[i]);
+    const Batch batch = make_batch(rows, tokenizer.bos_id(), tokenizer.eos_id(), std::max<int32_t>(0, tokenizer.pad_id()));
+    const int64_t tokens = batch_target_tokens(batch);
+    // The loss is the batch's per-token mean; the sum over batches is kept in double.
+    nll += static_cast<double>(model.loss(batch).item()) * static_cast<double>(tokens);
+    count += tokens;
+  }
+  if (was_training) model.train();
+  PerplexityResult r;
+  r.tokens = count;
+  r.nll = nll / static_cast<double>(count);
+  r.ppl = std::exp(r.nll);
+  return r;
 }
 
 std::string token_label(const Tokenizer& tokenizer, int32_t id) {

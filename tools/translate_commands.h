@@ -5,6 +5,7 @@
 #include <string>
 
 #include "models/seq2seq.h"
+#include "tools/lm_commands.h"
 #include "tools/tokenizer.h"
 #include "tools/translate.h"
 
@@ -22,6 +23,17 @@ LoadedSeq2Seq load_seq2seq(const std::string& path);
 // translation per line to `out`; warnings (sources cut to model.seq_len) to `err`.
 void translate_command(const std::string& checkpoint, const std::string& input, const TranslateOptions& options,
                        std::ostream& out, std::ostream& err);
+
+// Teacher-forced per-token NLL of targets[i] given sources[i] (`tfm perplexity CHECKPOINT --source SRC
+// --target TGT`). Pairs are built as tfm train builds them: the source is its tokens then eos, the decoder
+// reads bos + target and predicts target + eos; every target token and each eos is scored once, without
+// label smoothing. Pairs longer than model.seq_len are cut as tfm train's validation cuts them (the source
+// to seq_len tokens, eos last; the target to seq_len − 1 tokens), so that on a run's validation files this
+// gives its val_loss; `truncated` receives their line indices. Pairs are scored batch_size at a time in
+// file order, padding masked.
+PerplexityResult seq2seq_perplexity(Seq2SeqModel& model, const Tokenizer& tokenizer,
+                                    const std::vector<std::string>& sources, const std::vector<std::string>& targets,
+                                    int64_t batch_size, std::vector<int64_t>* truncated = nullptr);
 
 struct AttentionPlotOptions {
   std::string source;
