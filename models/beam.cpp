@@ -107,14 +107,15 @@ std::vector<std::vector<Hypothesis>> beam_search_batch(BeamDecoder& dec, int64_t
       }
       // Stop when no live hypothesis can beat the best finished one any more: log-probabilities only
       // fall, so a live hypothesis's best possible score is its current log-prob at its current length
-      // (for alpha > 0 a longer hypothesis divides by more; bound with the longest possible length).
+      // (for alpha > 0 a longer hypothesis divides by more; bound with the longest possible length: max_len + 1,
+      // that of a hypothesis cut at max_len, whose length counts the end token it never got).
       if (static_cast<int64_t>(s.finished.size()) >= o.beam) {
         double best_finished = -INFINITY;
         for (const Hypothesis& h : s.finished) best_finished = std::max(best_finished, h.score);
         bool can_improve = false;
         for (const Live& h : next) {
           const double bound =
-              o.length_penalty > 0 ? normalised(h.log_prob, static_cast<size_t>(o.max_len)) : h.log_prob;
+              o.length_penalty > 0 ? normalised(h.log_prob, static_cast<size_t>(o.max_len) + 1) : h.log_prob;
           can_improve = can_improve || bound > best_finished;
         }
         if (!can_improve) next.clear(), next_rows.clear();

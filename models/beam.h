@@ -2,7 +2,8 @@
 // Beam search with length normalisation over any step-wise decoder
 // (Sutskever et al. 2014; length normalisation as Marian's: the score of a
 // finished hypothesis is its log-probability divided by length^alpha, the
-// length counting the end token).
+// length counting the end token; a hypothesis cut at max_len counts one too,
+// as if its end token followed).
 #include <cstdint>
 #include <vector>
 
@@ -30,7 +31,7 @@ struct BeamOptions {
 struct Hypothesis {
   std::vector<int32_t> tokens;  // without bos and eos
   double log_prob = 0.0;
-  double score = 0.0;  // log_prob / length^alpha
+  double score = 0.0;  // log_prob / length^alpha, length = tokens + 1 (the end token, or the cut)
 };
 
 // Starts from one row (the decoder's state after encoding) and returns the

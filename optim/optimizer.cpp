@@ -113,6 +113,8 @@ void Optimizer::load_state(const std::vector<std::pair<std::string, Tensor>>& st
   };
   const Tensor* step = find("optimizer.steps");
   TFM_CHECK(step != nullptr && step->dtype() == DType::I32, "optimizer state: missing optimizer.steps");
+  TFM_CHECK(step->numel() == 1 && step->data_i32()[0] >= 0, "optimizer state: optimizer.steps must hold one ",
+            "non-negative I32 count, found ", step->shape(), step->numel() == 1 ? " = " + std::to_string(step->data_i32()[0]) : "");
   steps_ = step->data_i32()[0];
   for (auto& s : slots_)
     for (size_t k = 0; k < s.buffers.size(); ++k) {

@@ -3,6 +3,9 @@
 // length normalisation.
 #include <cmath>
 #include <functional>
+#include <map>
+#include <utility>
+#include <vector>
 
 #include "models/beam.h"
 #include "test_util.h"
@@ -105,6 +108,90 @@ TEST(BeamSearch, BeamOneIsGreedyAndABeamNeverScoresWorse) {
   EXPECT_EQ(greedy.tokens, toks);
   o.beam = 5;
   EXPECT_GE(beam_search(b, o).at(0).score, greedy.score - 1e-12);
+}
+
+// log p(next | step, last) from an explicit table of probabilities; rows not listed put 0.97 on eos.
+class ExplicitDecoder : public BeamDecoder {
+ public:
+  using Row = std::vector<float>;  // probabilities over the vocabulary (ids 0 … 3: 0, bos 1, eos 2, 3)
+  explicit ExplicitDecoder(std::map<std::pair<int64_t, int32_t>, Row> rows) {
+    for (auto& [key, row] : rows) {
+      Row lp;
+      for (float p : row) lp.push_back(std::log(p));
+      log_probs_[key] = lp;
+    }
+  }
+  Tensor step(const std::vector<int32_t>& last) override {
+    Tensor out = Tensor::empty({static_cast<int64_t>(last.size()), 4});
+    for (size_t r = 0; r < last.size(); ++r)
+      for (int32_t v = 0; v < 4; ++v) out.data()[r * 4 + v] = log_prob(t_, last[r], v);
+    ++t_;
+    return out;
+  }
+  void reorder(const std::vector<int64_t>&) override {}
+  // The float the decoder returns, as a double: references sum these.
+  double log_prob(int64_t t, int32_t last, int32_t next) const {
+    auto it = log_probs_.find({t, last});
+    return it != log_probs_.end() ? it->second[next] : std::log(next == 2 ? 0.97f : 0.01f);
+  }
+
+ private:
+  std::map<std::pair<int64_t, int32_t>, Row> log_probs_;
+  int64_t t_ = 0;
+};
+
+// Length normalisation as documented (models/beam.h, docs/translation.md): a finished hypothesis scores
+// log p / length^alpha, the length counting the end token. Here the empty hypothesis (eos at once, p 0.45,
+// length 1) has the better raw log-probability and "3 3" (0.5 · 0.9 · 0.9, length 3) the better normalised
+// score, so alpha decides which one wins; each score is checked against the formula.
+TEST(BeamSearch, LengthNormalisationDecidesBetweenAShortAndALongHypothesis) {
+  const std::map<std::pair<int64_t, int32_t>, ExplicitDecoder::Row> rows = {
+      {{0, 1}, {0.03f, 0.02f, 0.45f, 0.5f}},  // from bos
+      {{1, 3}, {0.04f, 0.02f, 0.04f, 0.9f}},
+      {{2, 3}, {0.03f, 0.02f, 0.9f, 0.05f}}};
+  const ExplicitDecoder table(rows);
+  const double short_lp = table.log_prob(0, 1, 2);
+  const double long_lp = table.log_prob(0, 1, 3) + table.log_prob(1, 3, 3) + table.log_prob(2, 3, 2);
+  ASSERT_GT(short_lp, long_lp);              // design: raw log-probability prefers the short one
+  ASSERT_GT(long_lp / 3.0, short_lp / 1.0);  // and length-normalised (alpha 1) the long one
+  for (double alpha : {0.0, 0.6, 1.0}) {
+    SCOPED_TRACE(::testing::Message() << "alpha " << alpha);
+    ExplicitDecoder d(rows);
+    BeamOptions o;
+    o.beam = 2;
+    o.max_len = 4;
+    o.length_penalty = alpha;
+    const std::vector<Hypothesis> got = beam_search(d, o);
+    ASSERT_GE(got.size(), 2u);
+    const bool long_wins = long_lp / std::pow(3.0, alpha) > short_lp;
+    EXPECT_EQ(long_wins, alpha > 0);
+    EXPECT_EQ(got[0].tokens, long_wins ? std::vector<int32_t>({3, 3}) : std::vector<int32_t>{});
+    EXPECT_NEAR(got[0].log_prob, long_wins ? long_lp : short_lp, 1e-12);
+    EXPECT_NEAR(got[0].score, long_wins ? long_lp / std::pow(3.0, alpha) : short_lp, 1e-12);
+    // The runner-up is the other one, with its own normalised score.
+    EXPECT_EQ(got[1].tokens, long_wins ? std::vector<int32_t>{} : std::vector<int32_t>({3, 3}));
+    EXPECT_NEAR(got[1].score, long_wins ? short_lp : long_lp / std::pow(3.0, alpha), 1e-12);
+  }
+}
+
+// The search stops early only when no live hypothesis can still win; a hypothesis cut at max_len scores as if
+// its end token followed (length tokens + 1, models/beam.h), so the bound must allow for that length. Here the
+// live "3" (log p −1.2) ends, cut at max_len 2, as "3 0" with log p ≈ −1.22 over length 3: −0.41, better than
+// the finished empty hypothesis's −0.5, so it must not be pruned after the first step.
+TEST(BeamSearch, EarlyStopNeverPrunesACutHypothesisThatWouldWin) {
+  const std::map<std::pair<int64_t, int32_t>, ExplicitDecoder::Row> rows = {
+      {{0, 1}, {0.05f, 0.042f, std::exp(-0.5f), std::exp(-1.2f)}}, {{1, 3}, {0.98f, 0.005f, 0.01f, 0.005f}}};
+  ExplicitDecoder d(rows);
+  BeamOptions o;
+  o.beam = 1;
+  o.max_len = 2;
+  o.length_penalty = 1.0;
+  const double cut_lp = d.log_prob(0, 1, 3) + d.log_prob(1, 3, 0);
+  ASSERT_GT(cut_lp / 3.0, d.log_prob(0, 1, 2));  // design: the cut hypothesis is the best one
+  const std::vector<Hypothesis> got = beam_search(d, o);
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got[0].tokens, std::vector<int32_t>({3, 0}));
+  EXPECT_NEAR(got[0].score, cut_lp / 3.0, 1e-12);
 }
 
 TEST(BeamSearch, InvalidOptionsAreErrors) {

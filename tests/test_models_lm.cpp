@@ -2,6 +2,8 @@
 // and shapes, whole-model gradchecks (pre-LN and post-LN, tied and untied,
 // local attention), causality, cached decoding, seeded initialisation and
 // train/eval behaviour.
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <set>
@@ -208,6 +210,61 @@ TEST(LmModel, EvalDisablesEveryDropout) {
   double diff = 0.0;
   for (int64_t i = 0; i < a.numel(); ++i) diff += std::fabs(a.at(i) - b.at(i));
   EXPECT_GT(diff, 1e-3);
+}
+
+// model.dropout reaches every documented site (docs/config.md: embeddings, attention weights, residuals, FFN):
+// a training forward draws exactly one mask per site, ⌈n/4⌉ Philox blocks for n elements (autograd/ops/dropout.h,
+// core/kernels/attention.h), and evaluation or dropout 0 draw none.
+TEST(LmModel, TrainingForwardDrawsOneMaskPerDocumentedDropoutSite) {
+  const int64_t B = 2, T = 5, d = 8, d_ff = 16, H = 2, layers = 2;
+  auto blocks = [](int64_t n) { return (n + 3) / 4; };
+  const uint64_t per_layer = blocks(B * H * T * T) + 2 * blocks(B * T * d) + blocks(B * T * d_ff);
+  const uint64_t expected = blocks(B * T * d) + layers * per_layer;
+  const Tensor ids = random_ids({B, T}, 7, 12);
+  for (double p : {0.3, 0.0})
+    for (bool training : {true, false}) {
+      SCOPED_TRACE(::testing::Message() << "dropout " << p << (training ? " training" : " eval"));
+      LanguageModel model(LmConfig::parse(tiny({{"dropout", p}})));
+      if (training) model.train();
+      else model.eval();
+      default_generator().set_state(3, 0);
+      model.forward(ids);
+      EXPECT_EQ(default_generator().offset(), training && p > 0 ? expected : 0u);
+    }
+}
+
+// The block's dropouts keep its expected output. With fc1's weights 0, a positive fc1 bias and relu, the FFN is
+// fc2(dropout(relu(b1))), linear in its mask; attention is linear in its weight mask; the residual dropouts
+// are linear too. So the mean over M masks of the training output is the evaluation output, element by
+// element within 5 standard errors, and unscaled masks (bias −p·branch) would be far outside.
+TEST(LmModel, BlockDropoutsKeepTheExpectedOutput) {
+  const LmConfig c = LmConfig::parse(tiny({{"dropout", 0.3}, {"activation", "relu"}}));
+  LmBlock block(c);
+  randomize(block, 31);
+  for (auto& [name, p] : block.named_parameters()) {
+    if (name == "ffn.fc1.weight") std::fill_n(p->mutable_data().data(), p->numel(), 0.0f);
+    if (name == "ffn.fc1.bias") fill_uniform(p->mutable_data().data(), p->numel(), 0.5f, 1.5f, default_generator());
+  }
+  NoGradGuard no_grad;
+  const Variable x(random_tensor({2, 5, 8}, 32));
+  block.eval();
+  const Tensor expected = block.forward(x).data().copy();
+  block.train();
+  default_generator().set_state(33, 0);
+  const int M = 3000;
+  std::vector<double> sum(expected.numel(), 0.0), squares(expected.numel(), 0.0);
+  for (int m = 0; m < M; ++m) {
+    const Tensor y = block.forward(x).data();
+    for (int64_t i = 0; i < y.numel(); ++i) sum[i] += y.at(i), squares[i] += static_cast<double>(y.at(i)) * y.at(i);
+  }
+  double worst_z = 0.0, sd_total = 0.0;
+  for (int64_t i = 0; i < expected.numel(); ++i) {
+    const double mean = sum[i] / M, sd = std::sqrt(std::max(0.0, squares[i] / M - mean * mean));
+    worst_z = std::max(worst_z, std::fabs(mean - expected.at(i)) / (std::max(sd, 1e-6) / std::sqrt(double{M})));
+    sd_total += sd;
+  }
+  EXPECT_LT(worst_z, 5.0);
+  EXPECT_GT(sd_total, 1.0) << "the masks did not vary the output";
 }
 
 TEST(LmModel, RegistryCreatesByTypeAndForwardValidatesIds) {

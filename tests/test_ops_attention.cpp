@@ -2,6 +2,7 @@
 // against an explicit per-head reference in double, its dense weights, and
 // gradchecks w.r.t. q, k and v for every mask kind, local windows,
 // cross-attention and dropout.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -204,6 +205,33 @@ TEST(AttentionOp, DropoutAdvancesTheGeneratorOnlyWhenTraining) {
   EXPECT_FALSE(std::equal(a.data().data(), a.data().data() + a.numel(), b.data().data()));
   gen.set_state(11, 0);
   expect_close(scaled_dot_product_attention(x, x, x, o).data(), a.data(), 0.0f);
+}
+
+// Dropout on the attention weights keeps the expected output: O = dropout(P)·V is linear in the masked weights
+// and E[m/(1−p)] = 1, so the mean over M masks of the training output is the evaluation output, element by
+// element within 5 standard errors (sample standard deviation / √M). V > 0 makes every output at least 1, so
+// weights kept unscaled (bias −p·O) would miss by far more than the bound.
+TEST(AttentionOp, DropoutOnTheWeightsKeepsTheExpectedOutput) {
+  const Variable q(random_tensor({2, 6, 12}, 600)), k(random_tensor({2, 6, 12}, 601)),
+      v(random_tensor({2, 6, 12}, 602, 1.0f, 2.0f));
+  const float p = 0.3f;
+  const Tensor expected = scaled_dot_product_attention(q, k, v, options(3, true)).data();
+  Generator gen(13, 0);
+  const int M = 2000;
+  std::vector<double> sum(expected.numel(), 0.0), squares(expected.numel(), 0.0);
+  for (int m = 0; m < M; ++m) {
+    const Tensor o = scaled_dot_product_attention(q, k, v, with_dropout(options(3, true), p, true, &gen)).data();
+    for (int64_t i = 0; i < o.numel(); ++i) sum[i] += o.at(i), squares[i] += static_cast<double>(o.at(i)) * o.at(i);
+  }
+  double worst_z = 0.0, smallest_bias_z = INFINITY;
+  for (int64_t i = 0; i < expected.numel(); ++i) {
+    const double mean = sum[i] / M, sd = std::sqrt(std::max(0.0, squares[i] / M - mean * mean));
+    const double standard_error = std::max(sd, 1e-6) / std::sqrt(static_cast<double>(M));
+    worst_z = std::max(worst_z, std::fabs(mean - expected.at(i)) / standard_error);
+    smallest_bias_z = std::min(smallest_bias_z, p * std::fabs(expected.at(i)) / standard_error);
+  }
+  EXPECT_LT(worst_z, 5.0);
+  EXPECT_GT(smallest_bias_z, 10.0);  // the bound separates scaled from unscaled dropout for every element
 }
 
 TEST(AttentionOp, InvalidArgumentsNameTheProblem) {

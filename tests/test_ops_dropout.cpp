@@ -1,5 +1,6 @@
 // autograd/ops/dropout: identity modes, generator use, and the gradient through
 // a fixed mask.
+#include <cmath>
 #include <vector>
 
 #include "autograd/ops.h"
@@ -38,6 +39,37 @@ TEST(DropoutOp, GradientIsMaskScaledUpstream) {
   }
   EXPECT_GT(dropped, 0);
   EXPECT_LT(dropped, x.numel() / 2);
+}
+
+// Inverted dropout keeps the expectation: E[dropout(x)_i] = x_i. Over n elements the mean of
+// dropout(x) − x has standard error √(Σ x_i² · p/(1−p)) / n (each term is x_i·(m_i/(1−p) − 1), variance
+// x_i²·p/(1−p)); the bound is 5 of them. Kept elements are x/(1−p) to within one float32 rounding.
+TEST(DropoutOp, MeanOfManyElementsIsKeptAndKeptElementsAreScaledBy1OverKeepProbability) {
+  const int64_t n = 200003;
+  Variable x = random_param({n}, 12, -1.0f, 2.0f);  // mean ≈ 0.5, no zeros in practice
+  Generator gen(21);
+  for (float p : {0.1f, 0.5f, 0.8f}) {
+    SCOPED_TRACE(::testing::Message() << "p = " << p);
+    const Variable y = dropout(x, p, true, gen);
+    double diff = 0.0, squares = 0.0, sum = 0.0;
+    int64_t kept = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double xi = x.data().at(i), yi = y.data().at(i);
+      diff += yi - xi;
+      squares += xi * xi;
+      sum += xi;
+      if (yi != 0.0) {
+        ++kept;
+        const double scaled = xi / (1.0 - static_cast<double>(p));
+        ASSERT_LE(std::fabs(yi - scaled), std::ldexp(std::fabs(scaled), -23)) << "at " << i;
+      }
+    }
+    const double standard_error = std::sqrt(squares * p / (1.0 - p)) / static_cast<double>(n);
+    EXPECT_LT(std::fabs(diff / static_cast<double>(n)), 5.0 * standard_error);
+    // Not vacuous: unscaled kept values would be off by p·mean(x), far outside the bound.
+    EXPECT_GT(p * std::fabs(sum / static_cast<double>(n)), 20.0 * standard_error);
+    EXPECT_NEAR(static_cast<double>(kept) / n, 1.0 - p, 5.0 * std::sqrt(p * (1.0 - p) / n));
+  }
 }
 
 TEST(DropoutOp, AdvancesTheGeneratorSoMasksDiffer) {

@@ -31,6 +31,11 @@ struct SamplingOptions {
 };
 
 // Generates after the prompt ids; calls on_token for each new id (streaming).
+// Each token: q_j ∝ exp(logit_j / temperature), tokens ranked by q (ties: the
+// lower id first); top_k keeps the k first; top_p then keeps the shortest
+// prefix of those whose mass, as a fraction of the whole distribution,
+// reaches (≥) top_p (so with both, the kept set is the intersection of the two
+// filters); one token is drawn from the kept ones, renormalised.
 std::vector<int32_t> generate(LanguageModel& model, const std::vector<int32_t>& prompt, const SamplingOptions& opts,
                               const std::function<void(int32_t)>& on_token);
 

@@ -88,6 +88,10 @@ int run(int argc, char** argv) {
   gen_cmd->add_option("--top-k", sampling.top_k, "Sample from the k most likely tokens (0 = all)");
   gen_cmd->add_option("--top-p", sampling.top_p, "Nucleus sampling mass (1 = off)");
   gen_cmd->add_option("--seed", sampling.seed, "Random seed (same seed, same text)");
+  gen_cmd->footer(
+      "Each token: q ~ exp(logit / temperature), tokens ranked by q (ties: lower id first); --top-k keeps the k\n"
+      "first; --top-p then keeps the shortest prefix of those whose mass, as a fraction of the whole\n"
+      "distribution, reaches p; the token is drawn from the kept ones, renormalised.");
 
   // inspect
   std::string inspect_ckpt;

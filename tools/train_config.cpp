@@ -9,6 +9,13 @@ namespace tfm {
 void apply_override(nlohmann::json& config, const std::string& assignment) {
   const size_t eq = assignment.find('=');
   TFM_CHECK(eq != std::string::npos && eq > 0, "--set ", assignment, ": expected key.path=value");
+  // Keys and plain-string values go into the config as they are; JSON text is UTF-8, and nlohmann's dump()
+  // (every error message that shows a value) throws on anything else.
+  try {
+    (void)nlohmann::json(assignment).dump();
+  } catch (const nlohmann::json::type_error&) {
+    TFM_FAIL("--set ", assignment.substr(0, eq), ": the assignment is not valid UTF-8");
+  }
   const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
   nlohmann::json value;
   check_json_bounds(text, "--set " + path);
@@ -183,6 +190,8 @@ TrainConfig TrainConfig::parse(const nlohmann::json& j) {
   if (c.data.parallel()) {
     auto& t = c.resolved["train"];
     t["batch_tokens"] = ts.batch_tokens;
+    // Token-count batches take no batch_size (parse refuses both): config.json must parse as a config again.
+    if (ts.batch_tokens > 0) t.erase("batch_size");
     t["eval_bleu"] = ts.eval_bleu;
     t["eval_bleu_sentences"] = ts.eval_bleu_sentences;
     t["best_by"] = ts.best_by;
@@ -194,7 +203,7 @@ std::string config_keys_help() {
   return R"(Config keys (JSON; override any with --set section.key=value):
 
 model (decoder-only LM, "type": "lm")
-  type              string  "lm" | "transformer"         model architecture
+  type              string  "lm" | "transformer" | "rnn-attention"  model architecture
   n_layer           int     4       Transformer blocks
   n_head            int     4       attention heads (must divide d_model)
   d_model           int     128     model width
@@ -209,8 +218,8 @@ model (decoder-only LM, "type": "lm")
   attention_window  int     0       0 = global; w = each position sees the w most recent
   ffn               string|object "feed_forward"  registered layer used as the feed-forward sublayer
 model ("type": "transformer", Vaswani et al. 2017) also: n_encoder_layers, n_decoder_layers
-  (default n_layer = 6), share_embeddings (true), norm default "post", activation default "relu",
-  dropout default 0.1, seq_len default 256. Trains on parallel data (docs/translation.md).
+  (default n_layer = 6), share_embeddings (true); defaults differ from the LM's: d_model 512,
+  n_head 8, norm "post", activation "relu", dropout 0.1, seq_len 256. Trains on parallel data (docs/translation.md).
 model ("type": "rnn-attention", Luong et al. 2015; docs/attention.md)
   d_model           int     256     embedding and LSTM hidden size
   seq_len           int     128     longest sentence (tokens, eos included)
