@@ -16,6 +16,7 @@ packages=(
   libsentencepiece-dev
   libopenmpi-dev openmpi-bin
   fortunes                 # the corpus of the README's main job (configs/default.json)
+  clang libclang-rt-14-dev # libFuzzer and the sanitizer runtimes (scripts/fuzz.sh)
 )
 if [[ "${1:-}" == "--with-torch" ]]; then
   packages+=(python3-torch python3-numpy libopenblas0-openmp)

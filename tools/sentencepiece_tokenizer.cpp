@@ -127,6 +127,9 @@ class SentencePieceTokenizer : public Tokenizer {
   explicit SentencePieceTokenizer(std::string model) : model_(std::move(model)) {
     auto st = sp_.LoadFromSerializedProto(model_);
     TFM_CHECK(st.ok(), "sentencepiece: cannot load model: ", st.ToString());
+    // encode() ends each line with eos: a model without one (--eos_id=-1) would hand the models id -1.
+    TFM_CHECK(sp_.eos_id() >= 0, "sentencepiece: the model has no end-of-sentence piece (eos_id ", sp_.eos_id(),
+              "); tfm needs one to end lines");
   }
   std::string type() const override { return "sentencepiece"; }
   int64_t vocab_size() const override { return sp_.GetPieceSize(); }

@@ -24,6 +24,7 @@
 #include "tools/data.h"
 #include "tools/parallel_data.h"
 #include "tools/train_data.h"
+#include "tools/train_state.h"
 #include "tools/distributed.h"
 #include "tools/progress.h"
 #include "tools/train_config.h"
@@ -52,17 +53,6 @@ std::string default_run_dir(const std::string& config_path) {
   return "runs/" + fs::path(config_path).stem().string() + "-" + stamp;
 }
 
-// Everything needed to continue a run exactly, beside the model weights.
-struct TrainState {
-  int64_t step = 0;
-  int64_t tokens = 0;
-  double elapsed = 0.0;
-  double best_val_loss = INFINITY;
-  double best_val_bleu = -1.0;  // -1: none yet
-  int64_t decay_steps = 0;  // resolved (may be derived from max_time)
-  uint64_t data_seed = 0, data_offset = 0, dropout_seed = 0, dropout_offset = 0;
-};
-
 const char* kStateFile = "last.state.safetensors";
 
 // Copies of the parameters (and optimizer state) taken between steps, written by a background thread.
@@ -75,48 +65,6 @@ NamedTensors snapshot_weights(const Model& model) {
   NamedTensors out;
   for (auto& [name, p] : model.named_parameters()) out.emplace_back(name, p->data().copy());
   return out;
-}
-
-void save_state(const std::string& path, const TrainState& s, const NamedTensors& weights,
-                const NamedTensors& optimizer_state) {
-  NamedTensors tensors;
-  for (auto& [name, t] : weights) tensors.emplace_back("model." + name, t);
-  for (auto& t : optimizer_state) tensors.push_back(t);
-  nlohmann::json meta = {{"step", s.step},
-                         {"tokens", s.tokens},
-                         {"elapsed", s.elapsed},
-                         {"best_val_loss", std::isfinite(s.best_val_loss) ? nlohmann::json(s.best_val_loss) : nlohmann::json()},
-                         {"best_val_bleu", s.best_val_bleu},
-                         {"decay_steps", s.decay_steps},
-                         {"data_rng", {s.data_seed, s.data_offset}},
-                         {"dropout_rng", {s.dropout_seed, s.dropout_offset}}};
-  save_safetensors(path, tensors, {{"train_state", meta.dump()}});
-}
-
-TrainState load_state(const std::string& path, Model& model, Optimizer& opt) {
-  SafetensorsContents c = load_safetensors(path);
-  auto it = c.metadata.find("train_state");
-  TFM_CHECK(it != c.metadata.end(), path, ": not a tfm training state file (no train_state metadata)");
-  const nlohmann::json m = parse_json(it->second, path);
-  TrainState s;
-  s.step = m.at("step");
-  s.tokens = m.at("tokens");
-  s.elapsed = m.at("elapsed");
-  s.best_val_loss = m.at("best_val_loss").is_null() ? INFINITY : m.at("best_val_loss").get<double>();
-  s.decay_steps = m.at("decay_steps");
-  s.best_val_bleu = m.value("best_val_bleu", -1.0);
-  s.data_seed = m.at("data_rng")[0];
-  s.data_offset = m.at("data_rng")[1];
-  s.dropout_seed = m.at("dropout_rng")[0];
-  s.dropout_offset = m.at("dropout_rng")[1];
-  SafetensorsContents weights, optimizer;
-  for (auto& [name, t] : c.tensors) {
-    if (name.starts_with("model.")) weights.tensors.emplace_back(name.substr(6), t);
-    else optimizer.tensors.emplace_back(name, t);
-  }
-  load_weights(model, weights, path);
-  opt.load_state(optimizer.tensors);
-  return s;
 }
 
 // Writes checkpoints on a background thread, one job at a time in submission
@@ -316,7 +264,7 @@ TrainSummary run_training(const TrainOptions& opts) {
   TrainState state;
   state.data_seed = cfg.train.seed;
   state.dropout_seed = cfg.train.seed;
-  if (!resume_state.empty()) state = load_state(resume_state, *model, *optimizer);
+  if (!resume_state.empty()) state = load_train_state(resume_state, *model, *optimizer);
   data->seek(state.data_offset);
   // Every rank draws the same global batches (data) and its own dropout masks: the
   // stream of rank r is keyed by the run's dropout seed and r. All ranks consume the same
@@ -345,8 +293,9 @@ TrainSummary run_training(const TrainOptions& opts) {
     std::string kept, line;
     while (std::getline(lines, line)) {
       try {
+        check_json_bounds(line, metrics_path);
         if (nlohmann::json::parse(line).at("step").get<int64_t>() > state.step) continue;
-      } catch (const nlohmann::json::exception&) {
+      } catch (const std::exception&) {  // a torn, foreign or hostile line: dropped
         continue;
       }
       kept += line + "\n";
@@ -462,7 +411,7 @@ TrainSummary run_training(const TrainOptions& opts) {
       // leaves an older state, from which --resume repeats the same steps, and never a state without the
       // last.safetensors that --resume takes the tokenizer from.
       save_checkpoint(last_path, weights, model_config, tokenizer_json);
-      save_state(state_path, s, weights, opt_state);
+      save_train_state(state_path, s, weights, opt_state);
       if (keep > 0) keep_last_checkpoints(run_dir, s.step, keep, weights, model_config, tokenizer_json);
     });
   };
