@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (tests/fuzz, the fuzz preset: clang with
-# AddressSanitizer and UBSan) into build/fuzz and runs each one on a temporary
+# Builds the libFuzzer targets (tests/fuzz, in the asan-ubsan preset: clang with
+# AddressSanitizer and UBSan) into build/asan-ubsan and runs each one on a temporary
 # copy of its seed corpus (tests/fuzz/corpus/<target>/ is never written).
 # Prints one line per target (executions, exec/s, result); exits 1 when any
 # target found a crash, hang, leak or oversized allocation, whose input is
@@ -10,7 +10,8 @@
 #   SECONDS_PER_TARGET  default 60; 0 runs each corpus input once and stops
 #   TARGET              e.g. fuzz_bleu (default: every tests/fuzz/fuzz_*.cpp)
 # Environment: TFM_FUZZ_WORK=DIR keeps the corpora grown, the logs and any
-# artifacts in DIR (reused by the next run); TFM_FUZZ_JOBS (default 2) build jobs.
+# artifacts in DIR (reused by the next run); TFM_FUZZ_JOBS (default 2) build
+# jobs; TFM_FUZZ_PARALLEL (default 2) targets run at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,14 +29,15 @@ if ((${#targets[@]} == 0)); then
   for src in tests/fuzz/fuzz_*.cpp; do targets+=("$(basename "$src" .cpp)"); done
 fi
 
-mkdir -p build/fuzz
-if ! cmake --preset fuzz >build/fuzz/configure.log 2>&1; then
-  cat build/fuzz/configure.log >&2
+build=build/asan-ubsan
+mkdir -p "$build"
+if ! cmake --preset asan-ubsan >"$build/fuzz-configure.log" 2>&1; then
+  cat "$build/fuzz-configure.log" >&2
   exit 2
 fi
-if ! cmake --build build/fuzz --target fuzzers -j"${TFM_FUZZ_JOBS:-2}" >build/fuzz/build.log 2>&1; then
-  tail -40 build/fuzz/build.log >&2
-  echo "error: building the fuzz targets failed (build/fuzz/build.log)" >&2
+if ! cmake --build "$build" --target fuzzers -j"${TFM_FUZZ_JOBS:-2}" >"$build/fuzz-build.log" 2>&1; then
+  tail -40 "$build/fuzz-build.log" >&2
+  echo "error: building the fuzz targets failed ($build/fuzz-build.log)" >&2
   exit 2
 fi
 ((build_only)) && exit 0
@@ -56,42 +58,59 @@ else
   mkdir -p "$TFM_FUZZ_SCRATCH"
 fi
 trap 'rm -rf "$TFM_FUZZ_SCRATCH"' EXIT
-# One thread (libgomp reads this when it loads); leaks and UB end the run.
+# One thread (the OpenMP runtime reads this when it loads); leaks and UB end the run.
 export OMP_NUM_THREADS=1
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
-failed=0
-for t in "${targets[@]}"; do
-  exe="build/fuzz/tests/fuzz/$t"
-  name=${t#fuzz_}
-  [[ -x "$exe" ]] || { echo "error: no fuzz target $exe" >&2; exit 2; }
-  corpus="$work/corpus/$name"
+# Runs one target; writes its result line to $work/NAME.result.
+run_target() {
+  local t=$1 exe="$build/tests/fuzz/$1" name=${1#fuzz_}
+  local corpus="$work/corpus/$name" log="$work/$name.log"
   mkdir -p "$corpus" "$work/artifacts/$name"
   cp -n tests/fuzz/corpus/"$name"/* "$corpus"/ 2>/dev/null || true
-  log="$work/$name.log"
   # Over 2 GiB of memory, or one allocation over 2 GiB, is a finding: hostile
   # sizes must end in tfm::Error. A single input running 20 s is a hang.
-  common=(-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=20 -print_final_stats=1
-          -artifact_prefix="$work/artifacts/$name/")
-  if ((seconds == 0)); then
-    run=(-runs=0)
-  else
-    run=(-max_total_time="$seconds")
-  fi
-  rc=0
+  local common=(-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=20 -print_final_stats=1
+                -artifact_prefix="$work/artifacts/$name/")
+  local run=(-max_total_time="$seconds")
+  ((seconds == 0)) && run=(-runs=0)
+  local rc=0 result
   "$exe" "${common[@]}" "${run[@]}" "$corpus" >"$log" 2>&1 || rc=$?
+  local runs speed
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   if ((rc == 0)); then
     result=ok
   else
-    failed=1
+    local kind artifact
     kind=$(grep -m1 -oE "ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer): [a-z -]+|runtime error: .*|terminate called .*|out-of-memory.*|timeout after.*" "$log" || echo "exit $rc")
     artifact=$(sed -n 's/.*Test unit written to \(.*\)/\1/p' "$log" | tail -1)
     result="FAILED: $kind${artifact:+ (input: $artifact)} (log: $log)"
   fi
-  printf '%-20s runs %-10s exec/s %-7s %s\n' "$t" "${runs:-?}" "${speed:-?}" "$result"
+  printf '%-20s runs %-10s exec/s %-7s %s\n' "$t" "${runs:-?}" "${speed:-?}" "$result" >"$work/$name.result"
+}
+
+for t in "${targets[@]}"; do
+  [[ -x "$build/tests/fuzz/$t" ]] || { echo "error: no fuzz target $build/tests/fuzz/$t" >&2; exit 2; }
+done
+# TFM_FUZZ_PARALLEL targets at a time (default 2, one per core).
+parallel=${TFM_FUZZ_PARALLEL:-2}
+running=0
+for t in "${targets[@]}"; do
+  if ((running >= parallel)); then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  run_target "$t" &
+  running=$((running + 1))
+done
+wait || true
+failed=0
+for t in "${targets[@]}"; do
+  line=$(cat "$work/${t#fuzz_}.result" 2>/dev/null || echo "$t: no result")
+  echo "$line"
+  [[ "$line" == *" ok" ]] || failed=1
 done
 
 if ((failed)); then

@@ -16,7 +16,7 @@ packages=(
   libsentencepiece-dev
   libopenmpi-dev openmpi-bin
   fortunes                 # the corpus of the README's main job (configs/default.json)
-  clang libclang-rt-14-dev # libFuzzer and the sanitizer runtimes (scripts/fuzz.sh)
+  clang libclang-rt-14-dev libomp-dev  # the asan-ubsan build: libFuzzer, the sanitizer runtimes, clang's OpenMP
 )
 if [[ "${1:-}" == "--with-torch" ]]; then
   packages+=(python3-torch python3-numpy libopenblas0-openmp)

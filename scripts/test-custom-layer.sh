@@ -9,8 +9,14 @@ build=$(cd "$1" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
+# The example is built with the compiler and flags of the build tree it links
+# against: a sanitized libtfm (the asan-ubsan preset) needs the sanitizer
+# runtimes and clang's libomp at link time too.
+cache() { sed -n "s/^$1:[A-Z]*=//p" "$build/CMakeCache.txt"; }
 cmake -S "$root/examples/custom_layer" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-      -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+      -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_CXX_COMPILER="$(cache CMAKE_CXX_COMPILER)" \
+      -DCMAKE_CXX_FLAGS="$(cache CMAKE_CXX_FLAGS)" \
+      -DCMAKE_EXE_LINKER_FLAGS="$(cache CMAKE_EXE_LINKER_FLAGS)" >/dev/null
 cmake --build "$work/build" >/dev/null
 # A small corpus of its own: the example must not depend on ../shared.
 awk 'BEGIN {

@@ -249,9 +249,13 @@ TEST(LuongAttention, EveryScoreAndTypeGradchecksAndReturnsNormalisedWeights) {
         double sum = 0.0;
         for (int64_t s = 0; s < 6; ++s) {
           sum += out.weights.data().at(r * 6 + s);
-          if (r >= 3 && s >= 4) EXPECT_EQ(out.weights.data().at(r * 6 + s), 0.0f) << "padded source attended";
+          if (r >= 3 && s >= 4) {
+            EXPECT_EQ(out.weights.data().at(r * 6 + s), 0.0f) << "padded source attended";
+          }
         }
-        if (std::string(type) != "local-p") EXPECT_NEAR(sum, 1.0, 1e-5);  // local-p: times the Gaussian
+        if (std::string(type) != "local-p") {
+          EXPECT_NEAR(sum, 1.0, 1e-5);  // local-p: times the Gaussian
+        }
       }
       GradcheckOptions go;
       go.step = 1e-3;  // local-p centres move; keep them inside their windows

@@ -125,7 +125,14 @@ class LineIterator : public sentencepiece::SentenceIterator {
 class SentencePieceTokenizer : public Tokenizer {
  public:
   explicit SentencePieceTokenizer(std::string model) : model_(std::move(model)) {
-    auto st = sp_.LoadFromSerializedProto(model_);
+    sentencepiece::util::Status st;
+    try {
+      st = sp_.LoadFromSerializedProto(model_);
+    } catch (const std::exception& e) {
+      // libsentencepiece's trie builder (darts-clone) throws on some malformed models (an empty piece of a
+      // unigram model) instead of returning a status.
+      TFM_FAIL("sentencepiece: cannot load model: ", e.what());
+    }
     TFM_CHECK(st.ok(), "sentencepiece: cannot load model: ", st.ToString());
     // encode() ends each line with eos: a model without one (--eos_id=-1) would hand the models id -1.
     TFM_CHECK(sp_.eos_id() >= 0, "sentencepiece: the model has no end-of-sentence piece (eos_id ", sp_.eos_id(),

@@ -2,7 +2,7 @@
 // The fuzz targets' shared part. Each target (fuzz_<name>.cpp) is a function
 // of the input bytes that hands them to one of tfm's readers the way the tool
 // does; bad input must end in tfm::Error. libFuzzer's entry point (built with
-// TFM_FUZZ_LIBFUZZER by the fuzz preset) catches tfm::Error and nothing else,
+// TFM_FUZZ_LIBFUZZER by tests/fuzz/CMakeLists.txt) catches tfm::Error and nothing else,
 // so any other exception, a crash, undefined behaviour, a leak, a broken
 // invariant (InvariantViolation) or an allocation over -malloc_limit_mb is a
 // finding. tests/test_fuzz_regressions.cpp links the same functions into the
