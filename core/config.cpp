@@ -1,7 +1,10 @@
 #include "core/config.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "core/error.h"
@@ -58,10 +61,28 @@ void ConfigReader::accept(const std::string& key) { known_.insert(key); }
 int64_t ConfigReader::get_int(const std::string& key, int64_t fallback, int64_t min, int64_t max) {
   const nlohmann::json* v = find(key);
   if (v == nullptr) return fallback;
-  bool integral = v->is_number_integer() || (v->is_number_float() && v->get<double>() == static_cast<double>(static_cast<int64_t>(v->get<double>())));
-  TFM_CHECK(integral && !v->is_boolean(), "config: ", key_path(key), ": expected an integer, found ", v->dump());
-  const int64_t x = v->is_number_integer() ? v->get<int64_t>() : static_cast<int64_t>(v->get<double>());
-  TFM_CHECK(x >= min && x <= max, "config: ", key_path(key), ": ", x, " is out of range [", min, ", ", max, "]");
+  TFM_CHECK(v->is_number() && !v->is_boolean(), "config: ", key_path(key), ": expected an integer, found ", v->dump());
+  // Every JSON number is checked before it becomes an int64_t: 3e86, 1e19 or
+  // 18446744073709551615 must be "out of range", not a converted (or, for a
+  // double, undefined) value.
+  constexpr double two_63 = 9223372036854775808.0;
+  bool fits = true;
+  int64_t x = 0;
+  if (v->is_number_unsigned()) {
+    const uint64_t u = v->get<uint64_t>();
+    fits = u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+    if (fits) x = static_cast<int64_t>(u);
+  } else if (v->is_number_integer()) {
+    x = v->get<int64_t>();
+  } else {
+    const double d = v->get<double>();
+    TFM_CHECK(std::isfinite(d) && d == std::trunc(d), "config: ", key_path(key), ": expected an integer, found ",
+              v->dump());
+    fits = d >= -two_63 && d < two_63;
+    if (fits) x = static_cast<int64_t>(d);
+  }
+  TFM_CHECK(fits && x >= min && x <= max, "config: ", key_path(key), ": ", v->dump(), " is out of range [", min, ", ",
+            max, "]");
   return x;
 }
 

@@ -6,8 +6,14 @@
 # target found a crash, hang, leak or oversized allocation, whose input is
 # kept under the work directory it names.
 #
-# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [--build-only] [TARGET...]
+# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [--runs=N] [--seed=S] [--build-only] [TARGET...]
 #   SECONDS_PER_TARGET  default 60; 0 runs each corpus input once and stops
+#   --runs=N            stop each target after N executions instead of a time
+#   --seed=S            libFuzzer's random seed (default: from the clock). With
+#                       --runs and a fresh work directory a run repeats exactly
+#                       for one build, so CI (scripts/test.sh) uses both: a time
+#                       budget would tie CI's result to the host's speed, and a
+#                       clock seed to luck. Long campaigns use neither.
 #   TARGET              e.g. fuzz_bleu (default: every tests/fuzz/fuzz_*.cpp)
 # Environment: TFM_FUZZ_WORK=DIR keeps the corpora grown, the logs and any
 # artifacts in DIR (reused by the next run); TFM_FUZZ_JOBS (default 2) build
@@ -16,14 +22,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=60
+runs=
+seed=
 build_only=0
 targets=()
 for arg in "$@"; do
   case "$arg" in
     --build-only) build_only=1 ;;
+    --runs=*) runs=${arg#--runs=} ;;
+    --seed=*) seed=${arg#--seed=} ;;
+    -*) echo "error: unknown option '$arg' (see the usage at the top of $0)" >&2; exit 2 ;;
     ''|*[!0-9]*) targets+=("$arg") ;;
     *) seconds="$arg" ;;
   esac
+done
+for n in "$runs" "$seed"; do
+  [[ -z "$n" || "$n" =~ ^[0-9]+$ ]] || { echo "error: --runs and --seed take a non-negative integer, found '$n'" >&2; exit 2; }
 done
 if ((${#targets[@]} == 0)); then
   for src in tests/fuzz/fuzz_*.cpp; do targets+=("$(basename "$src" .cpp)"); done
@@ -50,14 +64,16 @@ else
   mkdir -p "$work"
   keep_work=1
 fi
-# The targets write each input to a file there (the readers take paths): memory, when the machine has it.
+# The targets write each input to a file there (the readers take paths): memory,
+# when the machine has it. Each target gets its own fixed-named subdirectory
+# (tests/fuzz/fuzz.h), so a seeded run sees the same paths every time.
 if [[ -d /dev/shm && -w /dev/shm ]]; then
-  export TFM_FUZZ_SCRATCH=$(mktemp -d /dev/shm/tfm-fuzz.XXXXXX)
+  scratch=$(mktemp -d /dev/shm/tfm-fuzz.XXXXXX)
 else
-  export TFM_FUZZ_SCRATCH="$work/scratch"
-  mkdir -p "$TFM_FUZZ_SCRATCH"
+  scratch="$work/scratch"
+  mkdir -p "$scratch"
 fi
-trap 'rm -rf "$TFM_FUZZ_SCRATCH"' EXIT
+trap 'rm -rf "$scratch"' EXIT
 # One thread (the OpenMP runtime reads this when it loads); leaks and UB end the run.
 export OMP_NUM_THREADS=1
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}"
@@ -75,8 +91,10 @@ run_target() {
                 -artifact_prefix="$work/artifacts/$name/")
   local run=(-max_total_time="$seconds")
   ((seconds == 0)) && run=(-runs=0)
+  [[ -n "$runs" ]] && run=(-runs="$runs")
+  [[ -n "$seed" ]] && run+=(-seed="$seed" -reload=0)
   local rc=0 result
-  "$exe" "${common[@]}" "${run[@]}" "$corpus" >"$log" 2>&1 || rc=$?
+  TFM_FUZZ_SCRATCH="$scratch/$name" "${fixed_layout[@]}" "$exe" "${common[@]}" "${run[@]}" "$corpus" >"$log" 2>&1 || rc=$?
   local runs speed
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
@@ -94,6 +112,18 @@ run_target() {
 for t in "${targets[@]}"; do
   [[ -x "$build/tests/fuzz/$t" ]] || { echo "error: no fuzz target $build/tests/fuzz/$t" >&2; exit 2; }
 done
+# A seeded run repeats only with the same addresses: libFuzzer feeds the values
+# of comparisons back into its mutations, and some compare pointers. Address
+# space randomisation is off for it where the machine allows (not in every
+# container).
+fixed_layout=()
+if [[ -n "$seed" ]]; then
+  if setarch -R true 2>/dev/null; then
+    fixed_layout=(setarch -R)
+  else
+    echo "fuzz: note: cannot turn off address randomisation here (setarch -R), so the seeded run may differ between runs" >&2
+  fi
+fi
 # TFM_FUZZ_PARALLEL targets at a time (default 2, one per core).
 parallel=${TFM_FUZZ_PARALLEL:-2}
 running=0

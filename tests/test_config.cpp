@@ -1,6 +1,7 @@
 // core/config: ConfigReader type and range checks with key paths, unknown
 // keys with the nearest valid key, and JSON syntax errors with line:column.
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -71,6 +72,27 @@ TEST(ConfigReader, OutOfRangeValuesGiveTheAllowedRange) {
   EXPECT_CONTAINS(error_message([&] { r.get_numbers("betas", {}, 0.0, 0.92); }), "train.betas: 0.95 is out of range");
   EXPECT_CONTAINS(error_message([&] { r.require_int("epochs", 1, 10); }), "config: missing required key train.epochs");
   EXPECT_EQ(r.require_int("steps", 1, 1000), 100);
+}
+
+// A number no int64_t holds is out of range, whatever JSON type it parsed to:
+// a double far beyond 2^63 (converting it would be undefined behaviour, a
+// fuzz finding), a double just past it, and an unsigned integer over INT64_MAX
+// (which converts to a negative number). The message quotes the value as written.
+TEST(ConfigReader, IntegersNoInt64HoldsAreOutOfRange) {
+  const nlohmann::json j = nlohmann::json::parse(
+      R"({"huge": 3e86, "edge": 9223372036854775808.0, "unsigned": 18446744073709551615,
+          "max": 9223372036854775807, "min": -9223372036854775808, "float_min": -9223372036854775808.0})");
+  ConfigReader r(j, "train");
+  const int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+  EXPECT_CONTAINS(error_message([&] { r.get_int("huge", 0, lo, hi); }), "config: train.huge: 3e+86 is out of range");
+  EXPECT_CONTAINS(error_message([&] { r.get_int("edge", 0, lo, hi); }), "train.edge: 9.223372036854776e+18 is out of range");
+  EXPECT_CONTAINS(error_message([&] { r.get_int("unsigned", 0, lo, hi); }),
+                  "train.unsigned: 18446744073709551615 is out of range [-9223372036854775808, 9223372036854775807]");
+  EXPECT_CONTAINS(error_message([&] { r.get_int("unsigned", 0, 0, 10); }), "is out of range [0, 10]");
+  EXPECT_EQ(r.get_int("max", 0, lo, hi), hi);
+  EXPECT_EQ(r.get_int("min", 0, lo, hi), lo);
+  EXPECT_EQ(r.get_int("float_min", 0, lo, hi), lo);
+  EXPECT_CONTAINS(error_message([&] { r.get_int("max", 0, 0, 10); }), "train.max: 9223372036854775807 is out of range");
 }
 
 TEST(ConfigReader, DisallowedStringSuggestsTheNearestAllowedValue) {

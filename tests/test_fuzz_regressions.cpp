@@ -211,6 +211,14 @@ TEST(FuzzRegressions, SetWithInvalidUtf8IsRefused) {
                   "--set model.attention: the assignment is not valid UTF-8");
 }
 
+// fuzz_train_config, CI's fixed-time smoke: `--set train.batch_size=3e86`
+// converted a double beyond 2^63 to int64_t in ConfigReader::get_int, which is
+// undefined behaviour (UBSan: "outside the range of representable values").
+TEST(FuzzRegressions, IntegerBeyondInt64IsOutOfRange) {
+  EXPECT_CONTAINS(error_of("train_config", regression("train_config", "set_integer_beyond_int64")),
+                  "config: train.batch_size: 3e+86 is out of range [1, ");
+}
+
 // fuzz_train_config's round trip on the seed valid_transformer: the resolved
 // config (the run's config.json) of token-count batches held batch_size 12
 // beside batch_tokens, which parse refuses ("set train.batch_tokens or

@@ -43,8 +43,10 @@ struct InvariantViolation : std::logic_error {
   } while (0)
 
 // The readers take paths: the input goes to a file of this process's scratch
-// directory ($TFM_FUZZ_SCRATCH, else /dev/shm, else the temp directory),
-// removed when the process ends normally.
+// directory, removed when the process ends normally: $TFM_FUZZ_SCRATCH, which
+// the caller gives each process to itself (scripts/fuzz.sh: one per target, a
+// fixed path, so that error messages quoting it are the same in every run and
+// a seeded run repeats), else tfm-fuzz-<pid> in /dev/shm or the temp directory.
 class Scratch {
  public:
   static Scratch& get() {
@@ -69,10 +71,12 @@ class Scratch {
     namespace fs = std::filesystem;
     std::error_code ec;
     const char* env = std::getenv("TFM_FUZZ_SCRATCH");
-    const fs::path base = env != nullptr && *env != '\0' ? fs::path(env)
-                          : fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm")
-                                                             : fs::temp_directory_path();
-    dir_ = base / ("tfm-fuzz-" + std::to_string(::getpid()));
+    if (env != nullptr && *env != '\0') {
+      dir_ = env;
+    } else {
+      const fs::path base = fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
+      dir_ = base / ("tfm-fuzz-" + std::to_string(::getpid()));
+    }
     fs::create_directories(dir_);
   }
   std::filesystem::path dir_;
