@@ -14,6 +14,12 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
+// A failure that is not the input's fault (a NaN loss, a full disk, a failed
+// MPI call): tools exit 1 on it, and 2 on tfm::Error.
+struct RuntimeFailure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 namespace detail {
 template <typename... Args>
 std::string concat(Args&&... args) {

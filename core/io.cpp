@@ -116,14 +116,15 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
   if (write_error == 0) write_error = fsync_path(tmp, false);
   if (write_error != 0) {
     std::remove(tmp.c_str());
-    TFM_FAIL("cannot write ", path, ": ", std::strerror(write_error),
-             injected ? " (injected by TFM_FAULT_INJECT=" + faults.spec + ")" : std::string(), "; ", path,
-             " is left as it was");
+    // The disk failed or filled up, not the input: RuntimeFailure (tools exit 1).
+    throw RuntimeFailure(detail::concat("cannot write ", path, ": ", std::strerror(write_error),
+                                        injected ? " (injected by TFM_FAULT_INJECT=" + faults.spec + ")" : std::string(),
+                                        "; ", path, " is left as it was"));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string err = std::strerror(errno);
     std::remove(tmp.c_str());
-    TFM_FAIL("cannot rename ", tmp, " to ", path, ": ", err);
+    throw RuntimeFailure(detail::concat("cannot rename ", tmp, " to ", path, ": ", err));
   }
   // The rename is durable once the directory is on disk; some file systems cannot fsync a directory (EINVAL).
   fsync_path(dir.string(), true);

@@ -2,8 +2,11 @@
 // Files users depend on are written atomically: the bytes go to a temporary
 // file beside the target, which is fsync'ed and renamed over it (then the
 // directory is fsync'ed), so a crash leaves either the old or the new file.
-// A failed write (disk full, I/O error, failed fsync) removes the temporary
-// file and throws tfm::Error naming the path and the system's reason; a
+// A target whose directory does not exist or whose temporary file cannot be
+// created is a tfm::Error (the caller's path). A write that fails after that
+// (disk full, I/O error, failed fsync or rename) removes the temporary file and
+// throws RuntimeFailure (core/error.h; tools exit 1) naming the path and the
+// system's reason; a
 // process killed mid-write leaves `PATH.tmp.PID` beside the target (tfm train
 // removes those from checkpoints/ when it starts in a run directory).
 //

@@ -328,6 +328,28 @@ TEST_F(FaultInjection, InjectedDiskFullExitsWith1SayingSoAndThePreviousPairResum
   expect_resume_matches_straight("run");
 }
 
+// Outside checkpoints too, a write that fails is the machine's failure, not the
+// input's: exit 1, naming the file and the reason, and nothing half-written.
+TEST_F(FaultInjection, AFailedWriteOfTheRunsConfigOrOfAnAverageExitsWith1) {
+  const Exit r = train({"--out", "run"}, {"TFM_FAULT_INJECT=enospc:config.json:1"});
+  ASSERT_TRUE(r.exited_with(1)) << "status " << r.status << ": " << r.err;
+  EXPECT_CONTAINS(r.err, "error: cannot write run/config.json: No space left on device");
+  EXPECT_FALSE(fs::exists(path("run/config.json")));
+  EXPECT_TRUE(temp_files(path("run")).empty());
+  train_straight();
+  const Exit avg = run_tfm({"average", ckpt("straight", "step-00000006.safetensors"),
+                            ckpt("straight", "step-00000008.safetensors"), "-o", "avg.safetensors"},
+                           dir_.path(), {"TFM_FAULT_INJECT=write_fail:avg.safetensors:1"});
+  ASSERT_TRUE(avg.exited_with(1)) << "status " << avg.status << ": " << avg.err;
+  EXPECT_CONTAINS(avg.err, "avg.safetensors: Input/output error");
+  EXPECT_FALSE(fs::exists(path("avg.safetensors")));
+  // The directory missing is the user's path: exit 2.
+  const Exit missing = run_tfm({"average", ckpt("straight", "step-00000008.safetensors"), "-o", "no/such/avg.safetensors"},
+                               dir_.path());
+  EXPECT_TRUE(missing.exited_with(2)) << "status " << missing.status << ": " << missing.err;
+  EXPECT_CONTAINS(missing.err, "directory no/such does not exist");
+}
+
 TEST_F(FaultInjection, AMalformedHookIsAnErrorAndAFaultThatNeverComesDueChangesNothing) {
   for (const std::string spec :
        {"write_fail:last.safetensors", "die:last:0", "crash:last:1", "die::2", "enospc:x:2a"}) {

@@ -6,7 +6,6 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "tools/trainer.h"
 
 #ifdef TFM_WITH_MPI
 #include <mpi.h>

@@ -21,12 +21,14 @@
 #include "models/seq2seq.h"
 #include "optim/optimizer.h"
 #include "tools/bleu.h"
+#include "tools/checkpointer.h"
 #include "tools/data.h"
 #include "tools/parallel_data.h"
 #include "tools/train_data.h"
 #include "tools/train_state.h"
 #include "tools/distributed.h"
 #include "tools/progress.h"
+#include "tools/run_dir.h"
 #include "tools/train_config.h"
 #include "tools/translate.h"
 
@@ -44,76 +46,6 @@ void on_signal(int sig) {
   // SIGTERM more than once while it stops a job (and SIGKILL after
   // odls_base_sigkill_timeout seconds).
   if (g_reset_on_signal) std::signal(sig, SIG_DFL);
-}
-
-std::string default_run_dir(const std::string& config_path) {
-  const std::time_t now = std::time(nullptr);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-  return "runs/" + fs::path(config_path).stem().string() + "-" + stamp;
-}
-
-const char* kStateFile = "last.state.safetensors";
-
-// Copies of the parameters (and optimizer state) taken between steps, written by a background thread.
-NamedTensors snapshot(const NamedTensors& tensors) {
-  NamedTensors out;
-  for (auto& [name, t] : tensors) out.emplace_back(name, t.copy());
-  return out;
-}
-NamedTensors snapshot_weights(const Model& model) {
-  NamedTensors out;
-  for (auto& [name, p] : model.named_parameters()) out.emplace_back(name, p->data().copy());
-  return out;
-}
-
-// Writes checkpoints on a background thread, one job at a time in submission
-// order, so that training goes on during serialisation and fsync. Each job
-// writes from its own snapshot; files stay atomic (core/io.h). wait() returns
-// when every submitted job is on disk and rethrows a job's failure.
-class CheckpointWriter {
- public:
-  ~CheckpointWriter() {
-    if (thread_.joinable()) thread_.join();
-  }
-  void submit(std::function<void()> job) {
-    wait();
-    thread_ = std::thread([this, job = std::move(job)] {
-      try {
-        job();
-      } catch (const std::exception& e) {
-        error_ = e.what();
-      }
-    });
-  }
-  void wait() {
-    if (thread_.joinable()) thread_.join();
-    if (!error_.empty()) {
-      const std::string e = error_;
-      error_.clear();
-      throw RuntimeFailure("checkpoint failed: " + e);
-    }
-  }
-
- private:
-  std::thread thread_;
-  std::string error_;
-};
-
-// checkpoints/step-N.safetensors for the step, and only the `keep` most recent of them (tfm average).
-void keep_last_checkpoints(const std::string& run_dir, int64_t step, int64_t keep, const NamedTensors& weights,
-                           const nlohmann::json& model_config, const nlohmann::json& tokenizer_json) {
-  const fs::path dir = fs::path(run_dir) / "checkpoints";
-  char name[64];
-  std::snprintf(name, sizeof name, "step-%08lld.safetensors", static_cast<long long>(step));
-  save_checkpoint((dir / name).string(), weights, model_config, tokenizer_json);
-  std::vector<fs::path> steps;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string f = entry.path().filename().string();
-    if (f.starts_with("step-") && f.ends_with(".safetensors")) steps.push_back(entry.path());
-  }
-  std::sort(steps.begin(), steps.end());  // zero-padded: names sort by step
-  for (size_t i = 0; i + static_cast<size_t>(keep) < steps.size(); ++i) fs::remove(steps[i]);
 }
 
 std::string fmt(const char* f, double v) {
@@ -137,35 +69,20 @@ TrainSummary run_training(const TrainOptions& opts) {
                                         : std::max(1, available_cores() / dist::local_size()));
 
   // Where the run lives and what it starts from.
-  std::string run_dir = opts.out_dir;
-  std::string resume_state, resume_weights;
-  nlohmann::json previous;
-  if (!opts.resume.empty()) {
-    std::error_code ec;
-    TFM_CHECK(fs::exists(opts.resume, ec), "--resume: ", opts.resume, " does not exist");
-    if (fs::is_directory(opts.resume, ec)) {
-      TFM_CHECK(opts.out_dir.empty() || fs::equivalent(opts.out_dir, opts.resume, ec), "--resume ", opts.resume,
-                " continues that run in its own directory: drop --out ", opts.out_dir);
-      run_dir = opts.resume;
-      resume_state = (fs::path(run_dir) / "checkpoints" / kStateFile).string();
-      TFM_CHECK(fs::exists(resume_state, ec), "--resume: ", run_dir, " has no ", "checkpoints/", kStateFile,
-                " (not a run directory, or no checkpoint written yet)");
-      previous = read_json_file((fs::path(run_dir) / "config.json").string());
-    } else {
-      resume_weights = opts.resume;
-    }
-  }
-  if (run_dir.empty()) run_dir = default_run_dir(opts.config_path);
+  const ResumeFrom from = opts.resume.empty() ? ResumeFrom{} : find_resume(opts.resume, opts.out_dir);
+  const RunDir dir(from.from_state() ? from.run_dir
+                   : !opts.out_dir.empty() ? opts.out_dir
+                                           : default_run_dir(opts.config_path));
+  const std::string& run_dir = dir.path();
 
   // Tokenizer and data.
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<Model> model;
-  if (!resume_state.empty()) {
-    const std::string ckpt = (fs::path(run_dir) / "checkpoints" / "last.safetensors").string();
-    SafetensorsContents header = load_safetensors(ckpt);
-    tokenizer = Tokenizer::from_json(parse_json(header.metadata.at("tokenizer"), ckpt));
-  } else if (!resume_weights.empty()) {
-    LoadedModel loaded = load_checkpoint(resume_weights);
+  if (from.from_state()) {
+    SafetensorsContents header = load_safetensors(dir.last());
+    tokenizer = Tokenizer::from_json(parse_json(header.metadata.at("tokenizer"), dir.last()));
+  } else if (!from.weights.empty()) {
+    LoadedModel loaded = load_checkpoint(from.weights);
     tokenizer = Tokenizer::from_json(loaded.tokenizer);
   }
   nlohmann::json model_json = cfg.model;
@@ -206,7 +123,7 @@ TrainSummary run_training(const TrainOptions& opts) {
   Generator init_gen(cfg.train.seed ^ 0x5eedULL);
   model->init_weights(init_gen);
   cfg.resolved["model"] = model->config();
-  if (!resume_weights.empty()) load_weights(*model, load_safetensors(resume_weights), resume_weights);
+  if (!from.weights.empty()) load_weights(*model, load_safetensors(from.weights), from.weights);
   Seq2SeqModel* seq2seq = dynamic_cast<Seq2SeqModel*>(model.get());
   TFM_CHECK(!parallel || seq2seq, "tfm train: parallel data (data.train {source, target}) trains an encoder-decoder ",
             "(model.type \"transformer\" or \"rnn-attention\"), found model.type \"", model_type, "\"");
@@ -252,10 +169,10 @@ TrainSummary run_training(const TrainOptions& opts) {
                                          cfg.train.eval_batches);
   }
 
-  if (!previous.is_null()) {
+  if (from.from_state()) {
     for (const char* section : {"model", "tokenizer", "data"})
-      TFM_CHECK(previous[section] == cfg.resolved[section], "--resume: the config's \"", section,
-                "\" section differs from the run's (", (fs::path(run_dir) / "config.json").string(),
+      TFM_CHECK(from.config[section] == cfg.resolved[section], "--resume: the config's \"", section,
+                "\" section differs from the run's (", dir.config(),
                 "): a resumed run must keep its model, tokenizer and data");
   }
 
@@ -264,7 +181,7 @@ TrainSummary run_training(const TrainOptions& opts) {
   TrainState state;
   state.data_seed = cfg.train.seed;
   state.dropout_seed = cfg.train.seed;
-  if (!resume_state.empty()) state = load_train_state(resume_state, *model, *optimizer);
+  if (from.from_state()) state = load_train_state(dir.state(), *model, *optimizer);
   data->seek(state.data_offset);
   // Every rank draws the same global batches (data) and its own dropout masks: the
   // stream of rank r is keyed by the run's dropout seed and r. All ranks consume the same
@@ -277,38 +194,13 @@ TrainSummary run_training(const TrainOptions& opts) {
   if (schedule.decay_steps == 0) schedule.decay_steps = state.decay_steps > 0 ? state.decay_steps : cfg.train.max_steps;
 
   // Run directory: written by rank 0 alone.
-  const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
   if (root) {
-    fs::create_directories(fs::path(run_dir) / "checkpoints");
-    // A process killed while writing a checkpoint leaves its temporary file (core/io.h); remove such leftovers.
-    for (const auto& entry : fs::directory_iterator(fs::path(run_dir) / "checkpoints"))
-      if (entry.is_regular_file() && entry.path().filename().string().find(".safetensors.tmp.") != std::string::npos)
-        fs::remove(entry.path());
-    write_file_atomic((fs::path(run_dir) / "config.json").string(), cfg.resolved.dump(2) + "\n");
-  }
-  if (root && !resume_state.empty() && fs::exists(metrics_path)) {
-    // A run killed after its last checkpoint logged steps that this one repeats (and maybe a torn last
-    // line): keep only the lines up to the checkpoint's step, so each step appears once.
-    std::istringstream lines(read_file(metrics_path));
-    std::string kept, line;
-    while (std::getline(lines, line)) {
-      try {
-        check_json_bounds(line, metrics_path);
-        if (nlohmann::json::parse(line).at("step").get<int64_t>() > state.step) continue;
-      } catch (const std::exception&) {  // a torn, foreign or hostile line: dropped
-        continue;
-      }
-      kept += line + "\n";
-    }
-    write_file_atomic(metrics_path, kept);
+    dir.prepare(cfg.resolved);
+    if (from.from_state()) dir.trim_metrics(state.step);
   }
   std::ofstream metrics;  // other ranks: never opened, writes go nowhere
-  if (root) metrics.open(metrics_path, std::ios::app);
-  Progress progress(root ? (fs::path(run_dir) / "train.log").string() : std::string(), opts.quiet || !root);
-  const std::string last_path = (fs::path(run_dir) / "checkpoints" / "last.safetensors").string();
-  const std::string best_path = (fs::path(run_dir) / "checkpoints" / "best.safetensors").string();
-  const std::string state_path = (fs::path(run_dir) / "checkpoints" / kStateFile).string();
-  const nlohmann::json tokenizer_json = tokenizer->to_json();
+  if (root) metrics.open(dir.metrics(), std::ios::app);
+  Progress progress(root ? dir.log() : std::string(), opts.quiet || !root);
 
   const int64_t accum = cfg.optim.grad_accum;
   // This rank's rows of a global batch (views, no copies) and its share of the batch's target tokens:
@@ -345,7 +237,7 @@ TrainSummary run_training(const TrainOptions& opts) {
   };
   {
     std::ostringstream os;
-    os << (resume_state.empty() ? "training " : "resuming at step " + std::to_string(state.step) + ": ")
+    os << (!from.from_state() ? "training " : "resuming at step " + std::to_string(state.step) + ": ")
        << model->type() << " with " << model->parameter_count() << " parameters, vocab " << tokenizer->vocab_size()
        << " (" << tokenizer->type() << "), " << data->describe() << ", " << num_threads() << " threads"
        << (n_ranks > 1 ? " x " + std::to_string(n_ranks) + " MPI ranks" : std::string()) << " -> " << run_dir;
@@ -398,28 +290,13 @@ TrainSummary run_training(const TrainOptions& opts) {
     stats.ref_len = static_cast<int64_t>(counts[9]);
     return bleu_from_stats(stats);
   };
-  CheckpointWriter writer;
-  const nlohmann::json model_config = model->config();
-  const int64_t keep = cfg.train.keep_checkpoints;
+  Checkpointer checkpointer(dir, model->config(), tokenizer->to_json(), cfg.train.keep_checkpoints, root);
   auto save_all = [&]() {
     if (!root) return;
     state.data_offset = data->position();
     state.dropout_offset = default_generator().offset();
     state.decay_steps = schedule.decay_steps;
-    writer.submit([&, s = state, weights = snapshot_weights(*model), opt_state = snapshot(optimizer->state())] {
-      // Weights first, then the state (which carries its own copy of the weights): a crash between the two
-      // leaves an older state, from which --resume repeats the same steps, and never a state without the
-      // last.safetensors that --resume takes the tokenizer from.
-      save_checkpoint(last_path, weights, model_config, tokenizer_json);
-      save_train_state(state_path, s, weights, opt_state);
-      if (keep > 0) keep_last_checkpoints(run_dir, s.step, keep, weights, model_config, tokenizer_json);
-    });
-  };
-  auto save_best = [&]() {
-    if (!root) return;
-    writer.submit([&, weights = snapshot_weights(*model)] {
-      save_checkpoint(best_path, weights, model_config, tokenizer_json);
-    });
+    checkpointer.save(state, *model, *optimizer);
   };
 
   struct sigaction sa {};
@@ -492,9 +369,9 @@ TrainSummary run_training(const TrainOptions& opts) {
       os << "step " << step << ": " << (std::isfinite(loss_value) ? "gradient norm" : "loss") << " is "
          << (std::isfinite(loss_value) ? norm : loss_value);
       if (!cfg.train.skip_nonfinite) {
-        writer.wait();  // the last good checkpoint, on disk
+        checkpointer.wait();  // the last good checkpoint, on disk
         throw RuntimeFailure(os.str() + "; stopping (" +
-                             (fs::exists(last_path) ? "the last good checkpoint is kept in " + run_dir + "/checkpoints"
+                             (fs::exists(dir.last()) ? "the last good checkpoint is kept in " + run_dir + "/checkpoints"
                                                     : std::string("no checkpoint was written yet")) +
                              "; set train.skip_nonfinite=true to skip such steps)");
       }
@@ -578,16 +455,16 @@ TrainSummary run_training(const TrainOptions& opts) {
       metrics << m.dump() << "\n" << std::flush;
       progress.log("step " + std::to_string(step) + " val_loss " + fmt("%.4f", val) + " val_ppl " +
                    fmt("%.3f", std::exp(val)) + bleu_text + (best ? " (best)" : ""));
-      if (best) save_best();
+      if (best) checkpointer.save_best(*model);
     }
     state.elapsed = elapsed();
     if (step % cfg.train.checkpoint_every == 0 || last) save_all();
     stop = last;
   }
   progress.finish_status();
-  writer.wait();
-  if (root && !fs::exists(last_path)) save_all();  // nothing to do (already finished): still leave a checkpoint
-  writer.wait();
+  checkpointer.wait();
+  if (root && !fs::exists(dir.last())) save_all();  // nothing to do (already finished): still leave a checkpoint
+  checkpointer.wait();
   summary.steps = state.step;
   summary.tokens = state.tokens;
   summary.wall_seconds = state.elapsed;

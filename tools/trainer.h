@@ -2,7 +2,6 @@
 // `tfm train`: runs a training config into a run directory (config.json,
 // metrics.jsonl, train.log, checkpoints/), with exact resume, atomic
 // checkpoints, clean stops on SIGINT/SIGTERM and NaN/Inf detection.
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -29,10 +28,5 @@ struct TrainSummary {
 
 // Throws tfm::Error for bad input; RuntimeFailure for failures during training.
 TrainSummary run_training(const TrainOptions& options);
-
-// A failure during a run that is not the input's fault (NaN loss, disk full).
-struct RuntimeFailure : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 }  // namespace tfm
