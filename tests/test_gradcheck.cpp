@@ -1,7 +1,9 @@
 // autograd/gradcheck checks itself: ops with a deliberately wrong backward pass
 // (a gradient scaled by 1.01, a missing product-rule term, a transposed
-// gradient) must be rejected at every tolerance set the op and model tests use,
-// while the same ops with the right backward pass are accepted.
+// gradient, a fault in the second input only, a fault in the part of a large
+// input that sampling must reach) must be rejected at every tolerance set the
+// op and model tests use, while the same ops with the right backward pass are
+// accepted.
 #include <cmath>
 #include <string>
 #include <vector>
@@ -13,7 +15,7 @@ namespace tfm {
 namespace {
 using namespace tfm::testing;
 
-enum class Fault { None, Scaled, MissingTerm, Transposed };
+enum class Fault { None, Scaled, MissingTerm, Transposed, MissingTermInSecondHalf };
 
 // f(x) = x ⊙ tanh(x): df/dx = tanh(x) + x·(1 − tanh²(x)). A product rule, so
 // "missing term" drops the second summand, as a layer-norm backward without its
@@ -25,7 +27,8 @@ Variable x_tanh_x(const Variable& x, Fault fault) {
     float* dx = grad_ptr(x);
     for (int64_t i = 0; i < x.numel(); ++i) {
       const double v = x.data().data()[i], t = std::tanh(v);
-      double d = fault == Fault::MissingTerm ? t : t + v * (1.0 - t * t);
+      const bool missing = fault == Fault::MissingTerm || (fault == Fault::MissingTermInSecondHalf && i >= x.numel() / 2);
+      double d = missing ? t : t + v * (1.0 - t * t);
       if (fault == Fault::Scaled) d *= 1.01;
       dx[i] += static_cast<float>(g.data()[i] * d);
     }
@@ -121,6 +124,54 @@ TEST(Gradcheck, ReportNamesInputElementAndValues) {
   EXPECT_CONTAINS(r.report, "input 0 [7, 13] element ");
   EXPECT_CONTAINS(r.report, "numeric");
   EXPECT_CONTAINS(r.report, "global relative error");
+}
+
+// f(a, b) = a ⊙ tanh(b): da = tanh(b), db = a·(1 − tanh²(b)). The fault sits in
+// the second input's gradient alone, so a gradcheck that looked at the first
+// input only would pass it.
+Variable a_tanh_b(const Variable& a, const Variable& b, bool fault_in_b) {
+  Tensor out = Tensor::empty(a.shape());
+  for (int64_t i = 0; i < a.numel(); ++i) out.data()[i] = a.data().data()[i] * std::tanh(b.data().data()[i]);
+  return make_result(out, {&a, &b}, "a_tanh_b", [a, b, fault_in_b](const Tensor& g) {
+    float* da = grad_ptr(a);
+    float* db = grad_ptr(b);
+    for (int64_t i = 0; i < a.numel(); ++i) {
+      const double t = std::tanh(b.data().data()[i]);
+      da[i] += static_cast<float>(g.data()[i] * t);
+      db[i] += static_cast<float>(g.data()[i] * a.data().data()[i] * (fault_in_b ? 1.0 : 1.0 - t * t));
+    }
+  });
+}
+
+TEST(Gradcheck, ChecksEveryInputAndRejectsAFaultInTheSecond) {
+  for (auto& [name, o] : option_sets()) {
+    for (bool fault : {false, true}) {
+      std::vector<Variable> in{random_param({5, 7}, 21, -2.0f, 2.0f), random_param({5, 7}, 22, -2.0f, 2.0f)};
+      const GradcheckResult r =
+          gradcheck([fault](const std::vector<Variable>& v) { return a_tanh_b(v[0], v[1], fault); }, in, o);
+      EXPECT_EQ(r.ok, !fault) << name << ": " << r.report;
+      EXPECT_EQ(r.checked, 2 * std::min<int64_t>(35, o.max_elements)) << name;
+      if (fault) {
+        EXPECT_CONTAINS(r.report, "input 1 [5, 7] element ");
+        EXPECT_EQ(r.report.find("input 0"), std::string::npos) << r.report;
+      }
+    }
+  }
+}
+
+// An input over max_elements is sampled: exactly max_elements elements, drawn
+// from all of it, so that a fault in the second half of a 1200-element input
+// is rejected with the 400 samples of the defaults and the 40 of the model tests.
+TEST(Gradcheck, SamplesLargeInputsFromAllOfThemAndStillRejects) {
+  for (auto& [name, o] : option_sets()) {
+    for (Fault fault : {Fault::None, Fault::Scaled, Fault::MissingTermInSecondHalf}) {
+      std::vector<Variable> in{random_param({30, 40}, 31, -2.0f, 2.0f)};
+      const GradcheckResult r =
+          gradcheck([fault](const std::vector<Variable>& v) { return x_tanh_x(v[0], fault); }, in, o);
+      EXPECT_EQ(r.checked, o.max_elements) << name;
+      EXPECT_EQ(r.ok, fault == Fault::None) << name << ", fault " << static_cast<int>(fault) << ": " << r.report;
+    }
+  }
 }
 
 TEST(Gradcheck, RejectsOutputThatIgnoresInputs) {
