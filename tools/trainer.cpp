@@ -4,13 +4,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <optional>
 #include <sstream>
-#include <thread>
 
 #include "autograd/ops/elementwise.h"
 #include "core/config.h"
