@@ -4,7 +4,9 @@
 //   sgemm_ref  raw dnnl_sgemm, oneDNN's own fastest path (the reference);
 //   auto       tfm::gemm / gemm_batched with GemmBackend::Auto (what tfm uses);
 //   sgemm      GemmBackend::Sgemm;
-//   primitive  GemmBackend::Primitive (cached oneDNN matmul primitive).
+//   primitive  GemmBackend::Primitive (cached oneDNN matmul primitive);
+//   bf16       gemm_bf16 / gemm_batched_bf16: the same shape with A and B in bf16,
+//              accumulated in fp32 into an fp32 C (mixed-precision training).
 // benchmarks/matmul_ratio.py runs these with interleaved repetitions and
 // prints auto/sgemm_ref per shape.
 #include <dnnl.h>
@@ -101,7 +103,7 @@ int64_t extent(int64_t rows, int64_t cols, int64_t ld, int64_t batch, int64_t st
   return (outer - 1) * outer_stride + (batch - 1) * stride + (rows - 1) * ld + cols;
 }
 
-enum class Impl { SgemmRef, Auto, Sgemm, Primitive };
+enum class Impl { SgemmRef, Auto, Sgemm, Primitive, Bf16 };
 
 void run_case(benchmark::State& state, const GemmCase& c, Impl impl) {
   const int64_t a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
@@ -113,6 +115,9 @@ void run_case(benchmark::State& state, const GemmCase& c, Impl impl) {
   // beta = 1 accumulates on every iteration; small values keep it finite.
   std::vector<float> C = random_floats(extent(c.M, c.N, c.ldc, c.batch, c.stride_c, c.outer, c.outer_stride_c),
                                        -1e-3f, 1e-3f, 3);
+  std::vector<bf16_t> A16(A.size()), B16(B.size());
+  f32_to_bf16(A.data(), A16.data(), static_cast<int64_t>(A.size()));
+  f32_to_bf16(B.data(), B16.data(), static_cast<int64_t>(B.size()));
 
   const GemmBackend backend = impl == Impl::Sgemm       ? GemmBackend::Sgemm
                               : impl == Impl::Primitive ? GemmBackend::Primitive
@@ -122,7 +127,15 @@ void run_case(benchmark::State& state, const GemmCase& c, Impl impl) {
       const float* a = A.data() + g * c.outer_stride_a;
       const float* b = B.data() + g * c.outer_stride_b;
       float* cc = C.data() + g * c.outer_stride_c;
-      if (impl == Impl::SgemmRef) {
+      if (impl == Impl::Bf16) {
+        const bf16_t* a16 = A16.data() + g * c.outer_stride_a;
+        const bf16_t* b16 = B16.data() + g * c.outer_stride_b;
+        if (c.batch == 1)
+          gemm_bf16(c.ta, c.tb, c.M, c.N, c.K, 1.0f, a16, c.lda, b16, c.ldb, c.beta, cc, c.ldc);
+        else
+          gemm_batched_bf16(c.batch, c.ta, c.tb, c.M, c.N, c.K, 1.0f, a16, c.lda, c.stride_a, b16, c.ldb,
+                            c.stride_b, c.beta, cc, c.ldc, c.stride_c);
+      } else if (impl == Impl::SgemmRef) {
         for (int64_t i = 0; i < c.batch; ++i)
           dnnl_sgemm(c.ta ? 'T' : 'N', c.tb ? 'T' : 'N', c.M, c.N, c.K, 1.0f, a + i * c.stride_a, c.lda,
                      b + i * c.stride_b, c.ldb, c.beta, cc + i * c.stride_c, c.ldc);
@@ -216,8 +229,9 @@ void run_attention_blocks(benchmark::State& state, bool backward, Impl impl) {
 
 // Names: matmul/<shape>/<impl>; matmul_ratio.py relies on this form.
 const bool registered = [] {
-  const std::pair<Impl, const char*> impls[] = {
-      {Impl::SgemmRef, "sgemm_ref"}, {Impl::Auto, "auto"}, {Impl::Sgemm, "sgemm"}, {Impl::Primitive, "primitive"}};
+  const std::pair<Impl, const char*> impls[] = {{Impl::SgemmRef, "sgemm_ref"}, {Impl::Auto, "auto"},
+                                                {Impl::Sgemm, "sgemm"},         {Impl::Primitive, "primitive"},
+                                                {Impl::Bf16, "bf16"}};
   for (const GemmCase& c : cases())
     for (const auto& [impl, impl_name] : impls)
       benchmark::RegisterBenchmark((std::string("matmul/") + c.name + "/" + impl_name).c_str(),
@@ -226,6 +240,7 @@ const bool registered = [] {
           ->Unit(benchmark::kMicrosecond);
   for (bool backward : {false, true})
     for (const auto& [impl, impl_name] : impls)
+      if (impl != Impl::Bf16)
       benchmark::RegisterBenchmark(
           (std::string("matmul/") + (backward ? "attn_blocks_bwd/" : "attn_blocks_fwd/") + impl_name).c_str(),
           [backward, impl = impl](benchmark::State& s) { run_attention_blocks(s, backward, impl); })

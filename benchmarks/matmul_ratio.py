@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs the matmul benchmarks of bench_kernels and prints, per shape, the median
 GFLOP/s of oneDNN's dnnl_sgemm (the reference) and of each tfm backend, and the
-ratio tfm Auto / dnnl_sgemm (issue 3 target at 1024³: >= 0.85). With
+ratio tfm Auto / dnnl_sgemm (issue 3 target at 1024³: >= 0.85), and the bf16
+GEMM (bf16 operands, fp32 accumulation) with its speed-up over tfm Auto. With
 --filter '^BM_' (or '.') it also tabulates the GB/s of the other kernels.
 
 Repetitions are randomly interleaved (Google Benchmark's
@@ -19,7 +20,7 @@ import statistics
 import subprocess
 import sys
 
-IMPLS = ["sgemm_ref", "auto", "sgemm", "primitive"]
+IMPLS = ["sgemm_ref", "auto", "sgemm", "primitive", "bf16"]
 
 
 def cpu_model():
@@ -86,19 +87,22 @@ def table(data, stat="median"):
 
     reps = max((len(v) for v in runs.values()), default=0)
     lines = [f"GFLOP/s: {stat} of {reps} repetitions; best-of ratio: best repetition of each; "
-             "CV: largest stddev/mean of the four", "",
+             "CV: largest stddev/mean of the five", "",
              "| shape | M×N×K op | dnnl_sgemm | tfm Auto | tfm Sgemm | tfm Primitive | Auto/sgemm median | "
-             "Auto/sgemm best-of | faster backend | CV |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+             "Auto/sgemm best-of | faster backend | tfm bf16 | bf16/Auto median | CV |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
     for shape in sorted(family, key=family.get):
         s, p = shown.get((shape, "sgemm")), shown.get((shape, "primitive"))
         faster = "-" if s is None or p is None else ("Sgemm" if s >= p else "Primitive")
         if s is not None and p is not None and abs(s - p) < 0.05 * max(s, p):
             faster += " (<5%)"
         spread = [cv[shape, i] for i in IMPLS if (shape, i) in cv]
+        b16, au = median.get((shape, "bf16")), median.get((shape, "auto"))
+        bf16_ratio = f"{b16 / au:.2f}" if b16 and au else "-"
         lines.append(f"| {shape} | {label.get(shape, '')} | {cell(shape, 'sgemm_ref')} | {cell(shape, 'auto')} | "
                      f"{cell(shape, 'sgemm')} | {cell(shape, 'primitive')} | {ratio(median, shape)} | "
-                     f"{ratio(best, shape)} | {faster} | {(f'{100 * max(spread):.0f}%' if spread else '-')} |")
+                     f"{ratio(best, shape)} | {faster} | {cell(shape, 'bf16')} | {bf16_ratio} | "
+                     f"{(f'{100 * max(spread):.0f}%' if spread else '-')} |")
     return "\n".join(lines)
 
 

@@ -109,7 +109,11 @@ int run(int argc, char** argv) {
   bench_cmd->add_flag("--infer", bench.infer, "Time no-grad scoring passes instead of training steps");
   bench_cmd->add_flag("--json", bench.json, "End with one JSON line (keys as torch_ref.py)");
   bench_cmd->add_option("--peak-gflops", bench.peak_gflops, "MFU denominator (default: measured, cached per host)");
-  bench_cmd->add_flag("--peak", bench_peak, "Measure the fp32 GEMM peak (oneDNN sgemm 1024^3) and exit");
+  bench_cmd->add_flag("--peak", bench_peak,
+                      "Measure the GEMM peak at 1024^3 (fp32: oneDNN sgemm; bf16: bf16 operands, fp32 accumulation) "
+                      "and exit");
+  bench_cmd->add_option("--precision", bench.precision,
+                        "fp32 | bf16 (bf16 so far only with --peak: bf16 training is not built yet)");
   bench_cmd->add_option("--seq-len", bench.seq_len, "Override the preset's sequence length");
   bench_cmd->add_option("--batch", bench.batch, "Override the preset's batch size");
   bench_cmd->add_option("--window", bench.window, "attention_window for the LM presets (0 = global)");
@@ -232,11 +236,25 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (*bench_cmd) {
+    TFM_CHECK(bench.precision == "fp32" || bench.precision == "bf16",
+              "bench: --precision must be fp32 or bf16, found \"", bench.precision, "\"");
     if (bench_peak) {
-      std::printf("fp32 GEMM peak (oneDNN sgemm 1024^3, %d threads): %.1f GFLOP/s\n", bench.threads,
-                  tfm::gemm_peak_gflops(bench.threads, true));
+      if (bench.precision == "fp32") {
+        std::printf("fp32 GEMM peak (oneDNN sgemm 1024^3, %d threads): %.1f GFLOP/s\n", bench.threads,
+                    tfm::gemm_peak_gflops(bench.threads, true));
+        return 0;
+      }
+      TFM_CHECK(__builtin_cpu_supports("avx512f"), "bench: --precision bf16 needs AVX-512 (oneDNN has no bf16 ",
+                "matmul without it); this CPU has none");
+      const tfm::GemmPeaks peaks = tfm::measure_gemm_peaks(bench.threads);
+      std::printf("bf16 GEMM peak (bf16 operands, fp32 accumulation, 1024^3, %d threads): %.1f GFLOP/s, %.2fx the "
+                  "fp32 peak of %.1f GFLOP/s measured interleaved%s\n",
+                  bench.threads, peaks.bf16, peaks.bf16 / peaks.fp32, peaks.fp32,
+                  peaks.avx512_bf16 ? "" : " (no AVX512-BF16 on this CPU: oneDNN emulates bf16)");
       return 0;
     }
+    TFM_CHECK(bench.precision == "fp32", "bench: --precision bf16 times only the GEMM peak so far (add --peak): ",
+              "bf16 training and inference are not built yet");
     TFM_CHECK(!bench.preset.empty(), "bench: --preset is required (gpt-tiny, gpt-small, seq2seq)");
     return tfm::run_bench(bench);
   }
