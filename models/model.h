@@ -39,20 +39,33 @@ class Model : public Module {
 
 using ModelFactory = std::function<std::unique_ptr<Model>(const nlohmann::json& config)>;
 
+// What a model type trains on, declared where it registers, so that a trainer
+// picks its data without knowing model names: Text is one token stream (language
+// models, data.train = files); Parallel is sentence pairs (encoder-decoders, which
+// implement Seq2SeqModel; data.train = {source, target}).
+enum class DataKind { Text, Parallel };
+const char* data_kind_name(DataKind kind);
+
 class ModelRegistry {
  public:
-  static bool add(const std::string& type, ModelFactory factory);
+  static bool add(const std::string& type, ModelFactory factory, DataKind data = DataKind::Text);
   // config: the `model` object; its "type" picks the factory. Validation errors
   // name the key (model.d_model) and the value.
   static std::unique_ptr<Model> create(const nlohmann::json& config);
   static std::vector<std::string> types();
+  // The registered types that train on `data`, sorted.
+  static std::vector<std::string> types(DataKind data);
+  // Throws tfm::Error (as create does) for an unknown type.
+  static DataKind data_kind(const std::string& type);
 };
 
 }  // namespace tfm
 
-#define TFM_REGISTER_MODEL(type, factory)                                              \
-  static const bool TFM_REGISTRY_CONCAT(tfm_model_registered_, __COUNTER__) =          \
-      ::tfm::ModelRegistry::add(type, factory)
+// TFM_REGISTER_MODEL("lm", factory) trains on text; an encoder-decoder adds
+// ::tfm::DataKind::Parallel.
+#define TFM_REGISTER_MODEL(type, ...)                                         \
+  static const bool TFM_REGISTRY_CONCAT(tfm_model_registered_, __COUNTER__) = \
+      ::tfm::ModelRegistry::add(type, __VA_ARGS__)
 #ifndef TFM_REGISTRY_CONCAT
 #define TFM_REGISTRY_CONCAT_(a, b) a##b
 #define TFM_REGISTRY_CONCAT(a, b) TFM_REGISTRY_CONCAT_(a, b)

@@ -193,6 +193,6 @@ Tensor RnnAttention::cross_attention(const Tensor& source, const Tensor& target_
 
 TFM_REGISTER_MODEL("rnn-attention", [](const nlohmann::json& config) -> std::unique_ptr<Model> {
   return std::make_unique<RnnAttention>(RnnAttentionConfig::parse(config));
-});
+}, DataKind::Parallel);
 
 }  // namespace tfm

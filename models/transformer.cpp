@@ -339,6 +339,6 @@ Tensor EncoderDecoder::cross_attention(const Tensor& source, const Tensor& targe
 
 TFM_REGISTER_MODEL("transformer", [](const nlohmann::json& config) -> std::unique_ptr<Model> {
   return std::make_unique<EncoderDecoder>(TransformerConfig::parse(config));
-});
+}, DataKind::Parallel);
 
 }  // namespace tfm

@@ -286,3 +286,24 @@ TEST(LmModel, RegistryCreatesByTypeAndForwardValidatesIds) {
 
 }  // namespace
 }  // namespace tfm
+
+namespace tfm {
+namespace {
+// A model registered from outside models/ (as a user's would be) declares its data.
+TFM_REGISTER_MODEL("test-parallel-model", [](const nlohmann::json&) -> std::unique_ptr<Model> { return nullptr; },
+                   DataKind::Parallel);
+
+TEST(ModelRegistry, EachTypeDeclaresTheDataItTrainsOn) {
+  EXPECT_EQ(ModelRegistry::data_kind("lm"), DataKind::Text);
+  EXPECT_EQ(ModelRegistry::data_kind("transformer"), DataKind::Parallel);
+  EXPECT_EQ(ModelRegistry::data_kind("rnn-attention"), DataKind::Parallel);
+  EXPECT_EQ(ModelRegistry::types(DataKind::Text), std::vector<std::string>{"lm"});
+  EXPECT_EQ(ModelRegistry::types(DataKind::Parallel),
+            (std::vector<std::string>{"rnn-attention", "test-parallel-model", "transformer"}));
+  EXPECT_STREQ(data_kind_name(DataKind::Parallel), "parallel");
+  EXPECT_CONTAINS(error_message([] { ModelRegistry::data_kind("transfomer"); }),
+                  "unknown model type \"transfomer\" (one of: lm, rnn-attention, test-parallel-model, transformer) "
+                  "(did you mean \"transformer\"?)");
+}
+}  // namespace
+}  // namespace tfm

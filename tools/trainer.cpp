@@ -46,6 +46,14 @@ void on_signal(int sig) {
   if (g_reset_on_signal) std::signal(sig, SIG_DFL);
 }
 
+// "a", "b" or "c"
+std::string quoted_list(const std::vector<std::string>& names, const std::string& last_sep) {
+  std::string s;
+  for (size_t i = 0; i < names.size(); ++i)
+    s += (i == 0 ? "" : i + 1 == names.size() ? last_sep : ", ") + ("\"" + names[i] + "\"");
+  return s;
+}
+
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
@@ -86,9 +94,14 @@ TrainSummary run_training(const TrainOptions& opts) {
   nlohmann::json model_json = cfg.model;
   const std::string model_type = model_json.value("type", std::string());
   const bool parallel = cfg.data.parallel();
-  const bool seq2seq_type = model_type == "transformer" || model_type == "rnn-attention";
-  TFM_CHECK(parallel || !seq2seq_type, "tfm train: model.type \"", model_type,
+  TFM_CHECK(!model_type.empty(), "config: model.type is missing (one of: ", quoted_list(ModelRegistry::types(), ", "),
+            ")");
+  const DataKind kind = ModelRegistry::data_kind(model_type);  // an unknown type fails here, before any data
+  TFM_CHECK(parallel || kind != DataKind::Parallel, "tfm train: model.type \"", model_type,
             "\" is an encoder-decoder: it trains on parallel data, data.train {\"source\": files, \"target\": files}");
+  TFM_CHECK(!parallel || kind != DataKind::Text, "tfm train: parallel data (data.train {source, target}) trains an ",
+            "encoder-decoder (model.type ", quoted_list(ModelRegistry::types(DataKind::Parallel), " or "),
+            "), found model.type \"", model_type, "\"");
   std::unique_ptr<TrainData> data;
   std::optional<LmData> lm_data;
   std::vector<std::string> train_src, train_tgt, val_src, val_tgt;
@@ -123,8 +136,8 @@ TrainSummary run_training(const TrainOptions& opts) {
   cfg.resolved["model"] = model->config();
   if (!from.weights.empty()) load_weights(*model, load_safetensors(from.weights), from.weights);
   Seq2SeqModel* seq2seq = dynamic_cast<Seq2SeqModel*>(model.get());
-  TFM_CHECK(!parallel || seq2seq, "tfm train: parallel data (data.train {source, target}) trains an encoder-decoder ",
-            "(model.type \"transformer\" or \"rnn-attention\"), found model.type \"", model_type, "\"");
+  TFM_CHECK(!parallel || seq2seq, "tfm train: model.type \"", model_type, "\" registers for parallel data but is not ",
+            "a Seq2SeqModel (models/seq2seq.h)");
 
   if (parallel) {
     const int64_t L = model->max_len();
