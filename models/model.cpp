@@ -31,6 +31,13 @@ const Entry& entry(const std::string& type) {
   }
   return it->second;
 }
+
+const Entry& entry(const nlohmann::json& config) {
+  TFM_CHECK(config.is_object(), "config: model must be a JSON object, found ", config.dump());
+  TFM_CHECK(config.contains("type") && config["type"].is_string(), "config: model.type is missing (one of: ",
+            joined(ModelRegistry::types()), ")");
+  return entry(config["type"].get<std::string>());
+}
 }  // namespace
 
 const char* data_kind_name(DataKind kind) { return kind == DataKind::Text ? "text" : "parallel"; }
@@ -56,11 +63,8 @@ std::vector<std::string> ModelRegistry::types(DataKind data) {
 
 DataKind ModelRegistry::data_kind(const std::string& type) { return entry(type).data; }
 
-std::unique_ptr<Model> ModelRegistry::create(const nlohmann::json& config) {
-  TFM_CHECK(config.is_object(), "config: model must be a JSON object, found ", config.dump());
-  TFM_CHECK(config.contains("type") && config["type"].is_string(), "config: model.type is missing (one of: ",
-            joined(types()), ")");
-  return entry(config["type"].get<std::string>()).factory(config);
-}
+DataKind ModelRegistry::data_kind_for(const nlohmann::json& config) { return entry(config).data; }
+
+std::unique_ptr<Model> ModelRegistry::create(const nlohmann::json& config) { return entry(config).factory(config); }
 
 }  // namespace tfm

@@ -57,6 +57,9 @@ class ModelRegistry {
   static std::vector<std::string> types(DataKind data);
   // Throws tfm::Error (as create does) for an unknown type.
   static DataKind data_kind(const std::string& type);
+  // The same for a `model` config object, validated as create validates it (an
+  // object with a string "type"), without building the model.
+  static DataKind data_kind_for(const nlohmann::json& config);
 };
 
 }  // namespace tfm

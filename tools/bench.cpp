@@ -53,12 +53,12 @@ std::string cache_path(int threads, const std::string& precision) {
          ".json";
 }
 
-void check_precision(const std::string& precision) {
+}  // namespace
+
+void check_bench_precision(const std::string& precision) {
   TFM_CHECK(precision == "fp32" || precision == "bf16", "bench: --precision must be fp32 or bf16, found \"",
             precision, "\"");
 }
-
-}  // namespace
 
 GemmPeaks measure_gemm_peaks(int threads) {
   set_num_threads(threads);
@@ -90,6 +90,7 @@ GemmPeaks measure_gemm_peaks(int threads) {
   };
   GemmPeaks peaks{median_gflops(t32), median_gflops(t16), cpu_has_avx512_bf16()};
   for (const auto& [precision, gflops] : {std::pair<std::string, double>{"fp32", peaks.fp32}, {"bf16", peaks.bf16}}) {
+    if (gflops <= 0) continue;  // not measured (bf16 without AVX-512)
     const std::string path = cache_path(threads, precision);
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
@@ -100,7 +101,7 @@ GemmPeaks measure_gemm_peaks(int threads) {
 }
 
 double gemm_peak_gflops(int threads, bool remeasure, const std::string& precision) {
-  check_precision(precision);
+  check_bench_precision(precision);
   if (!remeasure) {
     std::ifstream in(cache_path(threads, precision));
     if (in.good()) {

@@ -33,6 +33,8 @@ struct GemmPeaks {
   bool avx512_bf16 = false;  // the CPU has the instructions (else oneDNN emulates bf16)
 };
 GemmPeaks measure_gemm_peaks(int threads);
+// Throws tfm::Error unless precision is "fp32" or "bf16".
+void check_bench_precision(const std::string& precision);
 // One of them, from the cache unless `remeasure` (precision: "fp32" or "bf16").
 double gemm_peak_gflops(int threads, bool remeasure, const std::string& precision = "fp32");
 

@@ -47,10 +47,10 @@ void on_signal(int sig) {
 }
 
 // "a", "b" or "c"
-std::string quoted_list(const std::vector<std::string>& names, const std::string& last_sep) {
+std::string quoted_list(const std::vector<std::string>& names) {
   std::string s;
   for (size_t i = 0; i < names.size(); ++i)
-    s += (i == 0 ? "" : i + 1 == names.size() ? last_sep : ", ") + ("\"" + names[i] + "\"");
+    s += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + ("\"" + names[i] + "\"");
   return s;
 }
 
@@ -92,15 +92,14 @@ TrainSummary run_training(const TrainOptions& opts) {
     tokenizer = Tokenizer::from_json(loaded.tokenizer);
   }
   nlohmann::json model_json = cfg.model;
-  const std::string model_type = model_json.value("type", std::string());
+  // A missing or unknown model.type fails here, before any data is read.
+  const DataKind kind = ModelRegistry::data_kind_for(model_json);
+  const std::string model_type = model_json["type"].get<std::string>();
   const bool parallel = cfg.data.parallel();
-  TFM_CHECK(!model_type.empty(), "config: model.type is missing (one of: ", quoted_list(ModelRegistry::types(), ", "),
-            ")");
-  const DataKind kind = ModelRegistry::data_kind(model_type);  // an unknown type fails here, before any data
   TFM_CHECK(parallel || kind != DataKind::Parallel, "tfm train: model.type \"", model_type,
             "\" is an encoder-decoder: it trains on parallel data, data.train {\"source\": files, \"target\": files}");
   TFM_CHECK(!parallel || kind != DataKind::Text, "tfm train: parallel data (data.train {source, target}) trains an ",
-            "encoder-decoder (model.type ", quoted_list(ModelRegistry::types(DataKind::Parallel), " or "),
+            "encoder-decoder (model.type ", quoted_list(ModelRegistry::types(DataKind::Parallel)),
             "), found model.type \"", model_type, "\"");
   std::unique_ptr<TrainData> data;
   std::optional<LmData> lm_data;

@@ -271,15 +271,17 @@ void gemm_bf16_impl(const char* op, int64_t batch, bool ta, bool tb, int64_t M, 
   if (batch == 0 || M == 0 || N == 0) return;
   constexpr Types types = std::is_same_v<CT, float> ? Types::Bf16ToF32 : Types::Bf16ToBf16;
   if (K == 0) {
-    for (int64_t i = 0; i < batch; ++i)
-      for (int64_t r = 0; r < M; ++r)
-        for (int64_t j = 0; j < N; ++j) {
-          CT& c = C[i * sc + r * ldc + j];
-          if constexpr (types == Types::Bf16ToF32)
-            c = beta == 0.0f ? 0.0f : beta * c;
-          else
+    for (int64_t i = 0; i < batch; ++i) {
+      if constexpr (types == Types::Bf16ToF32) {
+        scale_c(M, N, beta, C + i * sc, ldc);
+      } else {
+        for (int64_t r = 0; r < M; ++r)
+          for (int64_t j = 0; j < N; ++j) {
+            bf16_t& c = C[i * sc + r * ldc + j];
             c = to_bf16(beta == 0.0f ? 0.0f : beta * from_bf16(c));
-        }
+          }
+      }
+    }
     return;
   }
   if (batch == 1) {  // strides of a single matrix only need to be consistent
