@@ -97,8 +97,9 @@ TEST(ToolCli, UsageErrorsExitWith2) {
   EXPECT_BAD_INPUT(tfm("generate model.safetensors --tokens abc", dir.path()), "--tokens");
   EXPECT_BAD_INPUT(tfm("perplexity model.safetensors text.txt --batch-size 0", dir.path()), "--batch-size");
   EXPECT_BAD_INPUT(tfm("bench --peak --precision fp16", dir.path()), "--precision must be fp32 or bf16, found \"fp16\"");
-  // Until bf16 training exists, a bf16 preset run says so instead of timing fp32.
-  EXPECT_BAD_INPUT(tfm("bench --preset gpt-tiny --precision bf16", dir.path()), "bf16 training and inference are not built yet");
+  for (const char* cmd : {"perplexity model.safetensors text.txt", "generate model.safetensors", "translate model.safetensors"})
+    EXPECT_BAD_INPUT(tfm(std::string(cmd) + " --precision fp16", dir.path()),
+                     "--precision must be fp32, bf16 or auto, found \"fp16\"");
 }
 
 TEST(ToolCli, ConfigProblemsExitWith2) {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/kernels/matmul.h"
 #include "core/safetensors.h"
 #include "models/checkpoint.h"
 #include "tools/lm_commands.h"
@@ -268,6 +269,38 @@ TEST_F(ToolTrain, ResumeFromTheRunDirectoryIsBitwiseIdenticalToAStraightRun) {
   const auto a = losses(path("straight")), b = losses(path("split"));
   EXPECT_EQ(a.size(), 20u);
   EXPECT_EQ(a, b);  // every step logged once, with the same loss
+}
+
+// train.precision = bf16 (where the CPU has AVX512-BF16): exact resume holds, the run logs
+// its precision, and its losses follow fp32's closely (the GEMM operands are rounded to
+// 8 significant bits; a tiny model this early differs by well under 1%).
+TEST_F(ToolTrain, Bf16RunResumesBitwiseAndFollowsTheFp32Losses) {
+  if (!cpu_has_avx512_bf16()) GTEST_SKIP() << "this CPU has no AVX512-BF16 (train.precision=bf16 is refused there)";
+  train_ok("--out fp32");
+  train_ok("--out straight --set train.precision=bf16");
+  train_ok("--out split --set train.precision=bf16 --set train.max_steps=10");
+  train_ok("--resume split --set train.precision=bf16");
+  EXPECT_CONTAINS(slurp(path("straight/train.log")), "precision bf16 (train.precision)");
+  EXPECT_CONTAINS(slurp(path("fp32/train.log")), "precision fp32 (train.precision)");
+  expect_same_tensors(path("straight/checkpoints/last.state.safetensors"),
+                      path("split/checkpoints/last.state.safetensors"));
+  const auto f = losses(path("fp32")), a = losses(path("straight")), b = losses(path("split"));
+  EXPECT_EQ(a, b);
+  ASSERT_EQ(a.size(), f.size());
+  bool any_differs = false;
+  for (const auto& [step, loss] : a) {
+    ASSERT_TRUE(f.count(step)) << "step " << step;
+    EXPECT_NEAR(loss, f.at(step), 0.01 * f.at(step)) << "step " << step;
+    any_differs |= loss != f.at(step);
+  }
+  EXPECT_TRUE(any_differs) << "bf16 losses equal fp32's: the GEMMs ran in fp32";
+}
+
+TEST_F(ToolTrain, UnknownPrecisionIsAnErrorNamingTheKey) {
+  const ProcessResult r = train("--out run --set train.precision=fp16");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_CONTAINS(r.err, "precision");
+  EXPECT_CONTAINS(r.err, "fp16");
 }
 
 TEST_F(ToolTrain, ResumeWithAChangedModelIsAnError) {

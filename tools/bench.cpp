@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/kernels/matmul.h"
 #include "core/parallel.h"
+#include "core/precision.h"
 #include "core/rng.h"
 #include "layers/module.h"
 #include "models/lm.h"
@@ -120,7 +121,9 @@ int run_bench(const BenchOptions& o) {
   if (o.seq_len > 0) p.seq_len = o.seq_len;
   if (o.batch > 0) p.batch = o.batch;
   TFM_CHECK(o.steps >= 1 && o.warmup >= 0 && o.threads >= 1, "bench: need --steps >= 1, --warmup >= 0, --threads >= 1");
-  const double peak = o.peak_gflops > 0 ? o.peak_gflops : gemm_peak_gflops(o.threads, false);
+  check_bench_precision(o.precision);
+  const Precision precision = o.precision == "bf16" ? Precision::BF16 : Precision::F32;
+  const double peak = o.peak_gflops > 0 ? o.peak_gflops : gemm_peak_gflops(o.threads, false, o.precision);
   set_num_threads(o.threads);
   default_generator().set_state(0, 0);
   std::unique_ptr<Model> model;
@@ -208,18 +211,24 @@ int run_bench(const BenchOptions& o) {
     return b;
   };
   auto step = [&](const Batch& b) -> double {
+    PrecisionScope scope(precision);
     if (o.infer) {
       NoGradGuard no_grad;
+      Bf16WeightCache weights;
       return model->loss(b).item();
     }
-    Variable loss = model->loss(b);
-    loss.backward();
+    Variable loss;
+    {
+      Bf16WeightCache weights;  // bf16 copies of the weights for this step's forward and backward
+      loss = model->loss(b);
+      loss.backward();
+    }
     opt->step(3e-4);
     opt->zero_grad();
     return loss.item();
   };
-  std::printf("tfm bench: %s %s, %.2fM params, %lld tokens/step, threads %d, peak %.1f GFLOP/s\n", o.preset.c_str(),
-              o.infer ? "infer" : "train", n_params / 1e6, static_cast<long long>(tokens_per_step), num_threads(), peak);
+  std::printf("tfm bench: %s %s %s, %.2fM params, %lld tokens/step, threads %d, peak %.1f GFLOP/s\n",
+              o.preset.c_str(), o.infer ? "infer" : "train", o.precision.c_str(), n_params / 1e6, static_cast<long long>(tokens_per_step), num_threads(), peak);
   std::fflush(stdout);
   for (int i = 0; i < o.warmup; ++i) step(make_batch());
   std::vector<double> times;
@@ -258,6 +267,7 @@ int run_bench(const BenchOptions& o) {
                         {"peak_rss_mb", rss_mb},
                         {"n_params", n_params},
                         {"peak_gflops", peak},
+                        {"precision", o.precision},
                         {"seq_len", p.seq_len},
                         {"attention_window", o.window},
                         {"steady_os_allocations", os_allocs},

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -20,6 +21,7 @@
 #include "tools/parallel_data.h"
 #include "tools/lm_commands.h"
 #include "tools/train_config.h"
+#include "tools/train_precision.h"
 #include "tools/trainer.h"
 #include "tools/translate_commands.h"
 
@@ -113,7 +115,8 @@ int run(int argc, char** argv) {
                       "Measure the GEMM peak at 1024^3 (fp32: oneDNN sgemm; bf16: bf16 operands, fp32 accumulation) "
                       "and exit");
   bench_cmd->add_option("--precision", bench.precision,
-                        "fp32 | bf16 (bf16 so far only with --peak: bf16 training is not built yet)");
+                        "fp32 | bf16: the GEMMs' operands (bf16: rounded to bf16, fp32 accumulation; MFU against the bf16 "
+                        "peak)");
   bench_cmd->add_option("--seq-len", bench.seq_len, "Override the preset's sequence length");
   bench_cmd->add_option("--batch", bench.batch, "Override the preset's batch size");
   bench_cmd->add_option("--window", bench.window, "attention_window for the LM presets (0 = global)");
@@ -175,6 +178,14 @@ int run(int argc, char** argv) {
   auto* help_cmd = app.add_subcommand("help", "Reference: `tfm help config-keys` lists every config key");
   help_cmd->add_option("topic", help_topic, "config-keys")->required();
 
+  // perplexity, generate and translate: the GEMMs' precision (the weights stay fp32).
+  std::string infer_precision = "fp32";
+  for (CLI::App* cmd : {ppl_cmd, gen_cmd, tr_cmd})
+    cmd->add_option("--precision", infer_precision,
+                    "fp32 | bf16 | auto: GEMM operands rounded to bf16, fp32 accumulation (auto: bf16 where its GEMM "
+                    "ceiling is 1.3x fp32's)")
+        ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -192,6 +203,14 @@ int run(int argc, char** argv) {
                   s.best_val_loss, std::exp(s.best_val_loss));
     }
     return s.interrupted ? 130 : 0;
+  }
+  std::optional<tfm::PrecisionScope> precision_scope;
+  std::optional<tfm::Bf16WeightCache> bf16_weights;  // inference: the weights never change
+  if (*ppl_cmd || *gen_cmd || *tr_cmd) {
+    const tfm::PrecisionChoice pc = tfm::choose_precision(infer_precision, tfm::num_threads(), "--precision");
+    if (!pc.warning.empty()) std::fprintf(stderr, "warning: %s\n", pc.warning.c_str());
+    precision_scope.emplace(pc.precision);
+    bf16_weights.emplace();
   }
   if (*ppl_cmd) {
     tfm::PerplexityResult r;
@@ -252,8 +271,6 @@ int run(int argc, char** argv) {
                   peaks.avx512_bf16 ? "" : " (no AVX512-BF16 on this CPU: oneDNN emulates bf16)");
       return 0;
     }
-    TFM_CHECK(bench.precision == "fp32", "bench: --precision bf16 times only the GEMM peak so far (add --peak): ",
-              "bf16 training and inference are not built yet");
     TFM_CHECK(!bench.preset.empty(), "bench: --preset is required (gpt-tiny, gpt-small, seq2seq)");
     return tfm::run_bench(bench);
   }

@@ -5,10 +5,13 @@
 #include <chrono>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace tfm {
 
 std::string format_duration(double seconds);  // "1h02m", "3m12s", "45s"
+std::string format_value(const char* printf_format, double v);  // format_value("%.4f", loss)
+std::string quoted_list(const std::vector<std::string>& names);  // "a", "b" or "c"
 
 class Progress {
  public:

@@ -149,6 +149,7 @@ TrainConfig TrainConfig::parse(const nlohmann::json& j) {
   ts.checkpoint_every = tr.get_int("checkpoint_every", ts.checkpoint_every, 1, int64_t{1} << 40);
   ts.seed = static_cast<uint64_t>(tr.get_int("seed", 1337, 0, int64_t{1} << 62));
   ts.threads = tr.get_int("threads", 0, 0, 4096);
+  ts.precision = tr.get_string("precision", "fp32", {"fp32", "bf16", "auto"});
   ts.skip_nonfinite = tr.get_bool("skip_nonfinite", false);
   ts.keep_checkpoints = tr.get_int("keep_checkpoints", 0, 0, 1 << 20);
   if (c.data.parallel()) {
@@ -186,7 +187,7 @@ TrainConfig TrainConfig::parse(const nlohmann::json& j) {
        {{"batch_size", ts.batch_size}, {"max_steps", ts.max_steps}, {"max_time", ts.max_time},
         {"eval_every", ts.eval_every}, {"eval_batches", ts.eval_batches}, {"log_every", ts.log_every},
         {"checkpoint_every", ts.checkpoint_every}, {"seed", ts.seed}, {"threads", ts.threads},
-        {"skip_nonfinite", ts.skip_nonfinite}, {"keep_checkpoints", ts.keep_checkpoints}}}};
+        {"precision", ts.precision}, {"skip_nonfinite", ts.skip_nonfinite}, {"keep_checkpoints", ts.keep_checkpoints}}}};
   if (c.data.parallel()) {
     auto& t = c.resolved["train"];
     t["batch_tokens"] = ts.batch_tokens;
@@ -273,6 +274,8 @@ train
   checkpoint_every  int     500     steps between checkpoints
   seed              int     1337
   threads           int     0       OpenMP threads, 0 = the cores / MPI ranks on this host
+  precision         string  "fp32"  fp32 | bf16 | auto: GEMM operands in bf16 with fp32 accumulation; weights, optimizer
+                                    state, softmax, norms and losses stay fp32 (auto: bf16 where its GEMM is 1.3x faster)
   skip_nonfinite    bool    false   skip steps with NaN/Inf loss or gradients instead of stopping
   keep_checkpoints  int     0       also keep the last K checkpoints as checkpoints/step-N.safetensors (tfm average)
 train (parallel data only)

@@ -40,6 +40,7 @@ struct TrainSettings {
   int64_t checkpoint_every = 500;
   uint64_t seed = 1337;
   int64_t threads = 0;  // 0: all cores
+  std::string precision = "fp32";  // fp32 | bf16 | auto: the GEMMs' operands (tools/train_precision.h)
   bool skip_nonfinite = false;  // skip a step whose loss or gradient is NaN/Inf instead of stopping
   // Parallel data:
   int64_t batch_tokens = 0;     // token-count batches (padded rows × longest side); 0: batch_size sentences

@@ -23,6 +23,7 @@
 #include "tools/data.h"
 #include "tools/parallel_data.h"
 #include "tools/train_data.h"
+#include "tools/train_precision.h"
 #include "tools/train_state.h"
 #include "tools/distributed.h"
 #include "tools/progress.h"
@@ -46,20 +47,6 @@ void on_signal(int sig) {
   if (g_reset_on_signal) std::signal(sig, SIG_DFL);
 }
 
-// "a", "b" or "c"
-std::string quoted_list(const std::vector<std::string>& names) {
-  std::string s;
-  for (size_t i = 0; i < names.size(); ++i)
-    s += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + ("\"" + names[i] + "\"");
-  return s;
-}
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 }  // namespace
 
 TrainSummary run_training(const TrainOptions& opts) {
@@ -73,6 +60,8 @@ TrainSummary run_training(const TrainOptions& opts) {
   // threads 0: the cores shared out between the ranks on this host.
   set_num_threads(cfg.train.threads > 0 ? static_cast<int>(cfg.train.threads)
                                         : std::max(1, available_cores() / dist::local_size()));
+  const PrecisionChoice precision = choose_precision_for_ranks(cfg.train.precision, num_threads(), "train.precision");
+  const PrecisionScope precision_scope(precision.precision);
 
   // Where the run lives and what it starts from.
   const ResumeFrom from = opts.resume.empty() ? ResumeFrom{} : find_resume(opts.resume, opts.out_dir);
@@ -250,13 +239,16 @@ TrainSummary run_training(const TrainOptions& opts) {
     os << (!from.from_state() ? "training " : "resuming at step " + std::to_string(state.step) + ": ")
        << model->type() << " with " << model->parameter_count() << " parameters, vocab " << tokenizer->vocab_size()
        << " (" << tokenizer->type() << "), " << data->describe() << ", " << num_threads() << " threads"
-       << (n_ranks > 1 ? " x " + std::to_string(n_ranks) + " MPI ranks" : std::string()) << " -> " << run_dir;
+       << (n_ranks > 1 ? " x " + std::to_string(n_ranks) + " MPI ranks" : std::string()) << ", precision "
+       << precision.reason << " -> " << run_dir;
     progress.log(os.str());
+    if (!precision.warning.empty()) progress.log("warning: " + precision.warning);
   }
 
   // Validation loss: the per-token mean over the fixed validation batches.
   auto evaluate = [&]() {
     NoGradGuard no_grad;
+    Bf16WeightCache bf16_weights;  // the weights do not change during an evaluation
     model->eval();
     double sums[2] = {0.0, 0.0};  // loss × tokens, tokens
     for (const Batch& b : data->validation()) {
@@ -272,6 +264,7 @@ TrainSummary run_training(const TrainOptions& opts) {
   // Validation BLEU: greedy translations of the validation sources against their references
   // (sacreBLEU's default); each rank decodes every n_ranks-th sentence, the n-gram counts add up.
   auto evaluate_bleu = [&]() {
+    Bf16WeightCache bf16_weights;
     const size_t n = cfg.train.eval_bleu_sentences > 0
                          ? std::min(val_src.size(), static_cast<size_t>(cfg.train.eval_bleu_sentences))
                          : val_src.size();
@@ -341,6 +334,7 @@ TrainSummary run_training(const TrainOptions& opts) {
     optimizer->zero_grad();
     double loss_sum = 0.0;
     int64_t step_tokens = 0;
+    std::optional<Bf16WeightCache> bf16_weights(std::in_place);  // this step's bf16 weights, until the update
     for (int64_t micro = 0; micro < accum; ++micro) {
       const Shard sh = shard(data->next());
       step_tokens += sh.global_tokens;
@@ -352,6 +346,7 @@ TrainSummary run_training(const TrainOptions& opts) {
       if (n_ranks > 1 && micro == accum - 1) hook.emplace(reducer.hook());
       (weight != 1.0f ? scale(loss, weight) : loss).backward();
     }
+    bf16_weights.reset();
     reducer.finish();  // gradients: the average over the ranks (no-op for one process)
     comm_wait += reducer.last_wait_seconds();
     // One small reduction per step agrees on the global loss and on stopping: a signal seen by
@@ -415,7 +410,7 @@ TrainSummary run_training(const TrainOptions& opts) {
       schedule.decay_steps = std::max<int64_t>(step + 1, std::min(total, cfg.train.max_steps));
       state.decay_steps = schedule.decay_steps;
       progress.log("schedule: cosine decay over " + std::to_string(schedule.decay_steps) + " steps (from max_time " +
-                   fmt("%.0f", cfg.train.max_time) + " s at " + fmt("%.1f", per_step * 1000) + " ms/step)");
+                   format_value("%.0f", cfg.train.max_time) + " s at " + format_value("%.1f", per_step * 1000) + " ms/step)");
     }
 
     const double now = elapsed();
@@ -427,17 +422,17 @@ TrainSummary run_training(const TrainOptions& opts) {
     double eta = (cfg.train.max_steps - step) / std::max(rate_steps, 1e-9);
     if (cfg.train.max_time > 0) eta = std::min(eta, cfg.train.max_time - now);
     progress.status("step " + std::to_string(step) + (cfg.train.max_steps < (int64_t{1} << 40) ? "/" + std::to_string(cfg.train.max_steps) : "") +
-                    " | loss " + fmt("%.4f", loss_value) + " | lr " + fmt("%.2e", lr) + " | " +
-                    fmt("%.0f", tok_s) + " tok/s | ETA " + format_duration(eta));
+                    " | loss " + format_value("%.4f", loss_value) + " | lr " + format_value("%.2e", lr) + " | " +
+                    format_value("%.0f", tok_s) + " tok/s | ETA " + format_duration(eta));
     if (step % cfg.train.log_every == 0 || last) {
       nlohmann::json m = {{"step", step}, {"loss", loss_value}, {"lr", lr}, {"grad_norm", norm},
                           {"tokens_per_s", tok_s}, {"elapsed_s", now}};
       const double wait_ms = 1e3 * comm_wait / static_cast<double>(std::max<int64_t>(1, window_steps));
       if (n_ranks > 1) m["allreduce_wait_ms"] = wait_ms;  // per step: the reduction time not hidden by backward
       metrics << m.dump() << "\n" << std::flush;
-      progress.log("step " + std::to_string(step) + " loss " + fmt("%.4f", loss_value) + " lr " + fmt("%.3e", lr) +
-                   " grad_norm " + fmt("%.3f", norm) + " " + fmt("%.0f", tok_s) + " tok/s elapsed " +
-                   format_duration(now) + (n_ranks > 1 ? " allreduce wait " + fmt("%.2f", wait_ms) + " ms/step" : ""));
+      progress.log("step " + std::to_string(step) + " loss " + format_value("%.4f", loss_value) + " lr " + format_value("%.3e", lr) +
+                   " grad_norm " + format_value("%.3f", norm) + " " + format_value("%.0f", tok_s) + " tok/s elapsed " +
+                   format_duration(now) + (n_ranks > 1 ? " allreduce wait " + format_value("%.2f", wait_ms) + " ms/step" : ""));
       window_tokens = 0;
       window_steps = 0;
       comm_wait = 0.0;
@@ -456,15 +451,15 @@ TrainSummary run_training(const TrainOptions& opts) {
         if (best_bleu) state.best_val_bleu = bleu.score;
         if (cfg.train.best_by == "bleu") best = best_bleu;
         m["val_bleu"] = bleu.score;
-        bleu_text = " val_bleu " + fmt("%.2f", bleu.score) + " (greedy, BP " + fmt("%.3f", bleu.bp) + ")";
+        bleu_text = " val_bleu " + format_value("%.2f", bleu.score) + " (greedy, BP " + format_value("%.3f", bleu.bp) + ")";
       }
       m["elapsed_s"] = elapsed();
       if (parallel)  // epochs differ by a batch or two: the count is close, not exact
         m["epoch"] = static_cast<double>(data->position()) /
                      static_cast<double>(dynamic_cast<const ParallelTrainData&>(*data).data().batches_per_epoch());
       metrics << m.dump() << "\n" << std::flush;
-      progress.log("step " + std::to_string(step) + " val_loss " + fmt("%.4f", val) + " val_ppl " +
-                   fmt("%.3f", std::exp(val)) + bleu_text + (best ? " (best)" : ""));
+      progress.log("step " + std::to_string(step) + " val_loss " + format_value("%.4f", val) + " val_ppl " +
+                   format_value("%.3f", std::exp(val)) + bleu_text + (best ? " (best)" : ""));
       if (best) checkpointer.save_best(*model);
     }
     state.elapsed = elapsed();
@@ -485,10 +480,10 @@ TrainSummary run_training(const TrainOptions& opts) {
   std::ostringstream os;
   os << (summary.interrupted ? "interrupted" : "done") << ": " << summary.steps << " steps, " << summary.tokens
      << " tokens, " << format_duration(summary.wall_seconds) << ", best val loss "
-     << fmt("%.4f", summary.best_val_loss) << " (ppl " << fmt("%.3f", std::exp(summary.best_val_loss)) << ")"
-     << (state.best_val_bleu >= 0 ? ", best val BLEU " + fmt("%.2f", state.best_val_bleu) + " (greedy)" : std::string())
+     << format_value("%.4f", summary.best_val_loss) << " (ppl " << format_value("%.3f", std::exp(summary.best_val_loss)) << ")"
+     << (state.best_val_bleu >= 0 ? ", best val BLEU " + format_value("%.2f", state.best_val_bleu) + " (greedy)" : std::string())
      << ", last loss "
-     << fmt("%.4f", last_loss) << "; checkpoints in " << run_dir << "/checkpoints";
+     << format_value("%.4f", last_loss) << "; checkpoints in " << run_dir << "/checkpoints";
   progress.log(os.str());
   // No rank leaves before rank 0 has its checkpoint on disk: mpirun ends the whole
   // job as soon as one rank exits with a non-zero code (130 after a signal).

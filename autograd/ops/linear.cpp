@@ -4,8 +4,12 @@
 
 #include "core/kernels/elementwise.h"
 #include "core/kernels/matmul.h"
+#include "core/precision.h"
 
 namespace tfm {
+namespace {
+const bf16_t* as_bf16(const Tensor& t) { return static_cast<const bf16_t*>(t.raw_data()); }
+}  // namespace
 
 Variable linear(const Variable& x, const Variable& weight, const Variable& bias) {
   TFM_CHECK(weight.shape().ndim() == 2, "linear: weight must be 2-D [out, in], found ", weight.shape());
@@ -19,8 +23,18 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
   out_shape[out_shape.ndim() - 1] = n_out;
   const int64_t rows = x.shape().rows();
   Tensor out = Tensor::empty(out_shape);
-  linear_forward(out.data(), x.data().data(), weight.data().data(), bias.defined() ? bias.data().data() : nullptr,
-                 rows, n_in, n_out);
+  const float* b = bias.defined() ? bias.data().data() : nullptr;
+  if (bf16_compute()) {
+    // The bf16 operands stay with the closure: the backward GEMMs read the same roundings.
+    Tensor xb = to_bf16_tensor(x.data().data(), {rows, n_in});
+    Tensor wb = bf16_weight(weight.data().data(), weight.shape());
+    linear_forward_bf16(out.data(), as_bf16(xb), as_bf16(wb), b, rows, n_in, n_out);
+    return make_result(out, {&x, &weight, &bias}, "linear", [x, weight, bias, xb, wb, rows, n_in, n_out](const Tensor& g) {
+      linear_backward_bf16(grad_ptr(x), grad_ptr(weight), bias.defined() ? grad_ptr(bias) : nullptr, g.data(),
+                           as_bf16(xb), as_bf16(wb), rows, n_in, n_out);
+    });
+  }
+  linear_forward(out.data(), x.data().data(), weight.data().data(), b, rows, n_in, n_out);
   return make_result(out, {&x, &weight, &bias}, "linear", [x, weight, bias, rows, n_in, n_out](const Tensor& g) {
     linear_backward(grad_ptr(x), grad_ptr(weight), bias.defined() ? grad_ptr(bias) : nullptr, g.data(),
                     x.data().data(), weight.data().data(), rows, n_in, n_out);
@@ -33,6 +47,83 @@ bool back_to_back(const std::vector<const float*>& ptrs, const std::vector<int64
   for (size_t i = 0; i + 1 < ptrs.size(); ++i)
     if (ptrs[i] == nullptr || ptrs[i] + sizes[i] != ptrs[i + 1]) return false;
   return !ptrs.empty() && ptrs.back() != nullptr;
+}
+
+// db_i += Σ_rows g[:, offset_i : offset_i + width_i] for the parts that need it.
+void accumulate_bias_parts(const std::vector<const float*>& db_ptrs, const float* g, int64_t rows, int64_t total,
+                           const std::vector<int64_t>& offsets, const std::vector<int64_t>& widths) {
+  if (back_to_back(db_ptrs, widths)) {
+    sum_rows_accumulate(const_cast<float*>(db_ptrs[0]), g, rows, total);
+    return;
+  }
+  for (size_t i = 0; i < db_ptrs.size(); ++i) {
+    if (!db_ptrs[i]) continue;
+    float* db = const_cast<float*>(db_ptrs[i]);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < widths[i]; ++j) db[j] += g[r * total + offsets[i] + j];
+  }
+}
+
+std::vector<const float*> grad_ptrs(const std::vector<Variable>& vs) {
+  std::vector<const float*> out;
+  for (const Variable& v : vs) out.push_back(grad_ptr(v));
+  return out;
+}
+
+// linear_concat with bf16 operands: one bf16 copy of the input, and of the
+// weights as one block when they lie back to back (else one per part); the same
+// single-GEMM / per-part structure as the fp32 path.
+Variable linear_concat_bf16(const Variable& x, const std::vector<Variable>& weights, const std::vector<Variable>& biases,
+                            Tensor out, std::span<const Variable* const> inputs, const std::vector<int64_t>& offsets,
+                            const std::vector<int64_t>& widths, const std::vector<int64_t>& w_sizes) {
+  const int64_t n_in = x.shape().last(), rows = x.shape().rows(), total = out.shape().last();
+  const size_t n = weights.size();
+  std::vector<const float*> w_ptrs;
+  for (const Variable& w : weights) w_ptrs.push_back(w.data().data());
+  const bool w_whole = back_to_back(w_ptrs, w_sizes);
+  Tensor xb = to_bf16_tensor(x.data().data(), {rows, n_in});
+  std::vector<Tensor> wb;  // one block, or one per part
+  std::vector<const bf16_t*> part;  // part i's rows within wb
+  if (w_whole) {
+    wb.push_back(bf16_weight(w_ptrs[0], {total, n_in}));
+    for (size_t i = 0; i < n; ++i) part.push_back(as_bf16(wb[0]) + offsets[i] * n_in);
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      wb.push_back(bf16_weight(w_ptrs[i], weights[i].shape()));
+      part.push_back(as_bf16(wb[i]));
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    float* o = out.data() + offsets[i];
+    const float* b = biases[i].data().data();
+    for (int64_t r = 0; r < rows; ++r) std::copy(b, b + widths[i], o + r * total);
+    if (!w_whole) gemm_bf16(false, true, rows, widths[i], n_in, 1.0f, as_bf16(xb), n_in, part[i], n_in, 1.0f, o, total);
+  }
+  if (w_whole) gemm_bf16(false, true, rows, total, n_in, 1.0f, as_bf16(xb), n_in, part[0], n_in, 1.0f, out.data(), total);
+  return make_result(out, inputs, "linear_concat",
+                     [x, weights, biases, xb, wb, part, w_whole, rows, n_in, total, offsets, widths, w_sizes](const Tensor& g) {
+    const size_t n = weights.size();
+    const std::vector<const float*> dw_ptrs = grad_ptrs(weights), db_ptrs = grad_ptrs(biases);
+    Tensor gt = to_bf16_tensor(g.data(), {rows, total});
+    const bf16_t* gb = as_bf16(gt);
+    if (float* dx = grad_ptr(x)) {
+      if (w_whole) {
+        gemm_bf16(false, false, rows, n_in, total, 1.0f, gb, total, part[0], n_in, 1.0f, dx, n_in);
+      } else {
+        for (size_t i = 0; i < n; ++i)
+          gemm_bf16(false, false, rows, n_in, widths[i], 1.0f, gb + offsets[i], total, part[i], n_in, 1.0f, dx, n_in);
+      }
+    }
+    if (back_to_back(dw_ptrs, w_sizes)) {
+      gemm_bf16(true, false, total, n_in, rows, 1.0f, gb, total, as_bf16(xb), n_in, 1.0f, const_cast<float*>(dw_ptrs[0]), n_in);
+    } else {
+      for (size_t i = 0; i < n; ++i)
+        if (dw_ptrs[i])
+          gemm_bf16(true, false, widths[i], n_in, rows, 1.0f, gb + offsets[i], total, as_bf16(xb), n_in, 1.0f,
+                    const_cast<float*>(dw_ptrs[i]), n_in);
+    }
+    accumulate_bias_parts(db_ptrs, g.data(), rows, total, offsets, widths);
+  });
 }
 }  // namespace
 
@@ -56,6 +147,10 @@ Variable linear_concat(const Variable& x, const std::vector<Variable>& weights, 
   Shape out_shape = x.shape();
   out_shape[out_shape.ndim() - 1] = total;
   Tensor out = Tensor::empty(out_shape);
+  std::vector<const Variable*> inputs{&x};
+  for (auto& w : weights) inputs.push_back(&w);
+  for (auto& b : biases) inputs.push_back(&b);
+  if (bf16_compute()) return linear_concat_bf16(x, weights, biases, out, inputs, offsets, widths, w_sizes);
   std::vector<const float*> w_ptrs, b_ptrs;
   for (size_t i = 0; i < weights.size(); ++i) {
     w_ptrs.push_back(weights[i].data().data());
@@ -70,9 +165,6 @@ Variable linear_concat(const Variable& x, const std::vector<Variable>& weights, 
       gemm(false, true, rows, widths[i], n_in, 1.0f, x.data().data(), n_in, w_ptrs[i], n_in, 1.0f, o, total);
     }
   }
-  std::vector<const Variable*> inputs{&x};
-  for (auto& w : weights) inputs.push_back(&w);
-  for (auto& b : biases) inputs.push_back(&b);
   return make_result(out, inputs, "linear_concat",
                      [x, weights, biases, rows, n_in, total, offsets, widths, w_sizes](const Tensor& g) {
     const size_t n = weights.size();
@@ -99,16 +191,7 @@ Variable linear_concat(const Variable& x, const std::vector<Variable>& weights, 
           gemm(true, false, widths[i], n_in, rows, 1.0f, g.data() + offsets[i], total, X, n_in, 1.0f,
                const_cast<float*>(dw_ptrs[i]), n_in);
     }
-    if (back_to_back(db_ptrs, widths)) {
-      sum_rows_accumulate(const_cast<float*>(db_ptrs[0]), g.data(), rows, total);
-    } else {
-      for (size_t i = 0; i < n; ++i) {
-        if (!db_ptrs[i]) continue;
-        float* db = const_cast<float*>(db_ptrs[i]);
-        for (int64_t r = 0; r < rows; ++r)
-          for (int64_t j = 0; j < widths[i]; ++j) db[j] += g.data()[r * total + offsets[i] + j];
-      }
-    }
+    accumulate_bias_parts(db_ptrs, g.data(), rows, total, offsets, widths);
   });
 }
 

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/kernels/vecmath.h"
 #include "core/kernels/matmul.h"
+#include "core/precision.h"
 #include "core/rng.h"
 #include "core/tensor.h"
 
@@ -50,19 +51,77 @@ inline void drop_row(float* out, const float* in, const Generator& gen, const At
   }
 }
 
+// A GEMM operand of the blocks: fp32 rows with their stride, and under
+// Precision::BF16 also a dense bf16 copy (row stride ldh), which the GEMMs then read.
+struct View {
+  const float* f;
+  const bf16_t* h;
+  int64_t ld;
+};
+struct Operand {
+  const float* f = nullptr;
+  int64_t ldf = 0;
+  const bf16_t* h = nullptr;
+  int64_t ldh = 0;
+  View at(int64_t row, int64_t col) const {
+    return h ? View{nullptr, h + row * ldh + col, ldh} : View{f + row * ldf + col, nullptr, ldf};
+  }
+};
+
+void gemm_view(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, View a, View b, float beta, float* C,
+               int64_t ldc) {
+  if (a.h)
+    gemm_bf16(ta, tb, M, N, K, alpha, a.h, a.ld, b.h, b.ld, beta, C, ldc);
+  else
+    gemm(ta, tb, M, N, K, alpha, a.f, a.ld, b.f, b.ld, beta, C, ldc);
+}
+
+// The operand over rows × cols of src (row stride ld); with bf16 GEMMs its bf16
+// copy is made into `copy`, which must outlive the operand.
+Operand make_operand(const float* src, int64_t ld, int64_t rows, int64_t cols, bool bf16, Tensor& copy) {
+  Operand o{src, ld};
+  if (!bf16) return o;
+  copy = Tensor::empty({rows, cols}, DType::BF16);
+  bf16_t* dst = static_cast<bf16_t*>(copy.raw_data());
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[r * cols + c] = to_bf16(src[r * ld + c]);
+  o.h = dst;
+  o.ldh = cols;
+  return o;
+}
+
+// A block of weights (nq × nk of rows with stride W) as a GEMM operand: itself,
+// or rounded to bf16 into the thread's bf16 scratch `h`.
+View block_view(const float* src, int64_t nq, int64_t nk, int64_t W, bf16_t* h) {
+  if (!h) return View{src, nullptr, W};
+  for (int64_t i = 0; i < nq; ++i)
+    for (int64_t c = 0; c < nk; ++c) h[i * W + c] = to_bf16(src[i * W + c]);
+  return View{nullptr, h, W};
+}
+
 // Scratch: per thread, three block_q × width buffers (dropped-out weights, the
 // weight gradient, and the recomputed weights when P is not stored).
 constexpr int64_t kScratchSlots = 3;
 Tensor thread_scratch(const AttentionPlan& plan) {
   return Tensor::empty({omp_get_max_threads(), kScratchSlots, plan.block_q, std::max<int64_t>(plan.width, 1)});
 }
+// With bf16 GEMMs, one bf16 block_q × width buffer per thread (a block's weights or their gradient).
+Tensor thread_scratch_bf16(const AttentionPlan& plan, bool bf16) {
+  return bf16 ? Tensor::empty({omp_get_max_threads(), plan.block_q, std::max<int64_t>(plan.width, 1)}, DType::BF16)
+              : Tensor();
+}
+bf16_t* thread_bf16(const Tensor& scratch, const AttentionPlan& plan) {
+  if (!scratch.defined()) return nullptr;
+  return static_cast<bf16_t*>(scratch.raw_data()) + omp_get_thread_num() * plan.block_q * std::max<int64_t>(plan.width, 1);
+}
 
 // Softmax weights of one query block, rows of width W (zero-padded past the
 // block's nk keys and past its nq rows): Pb = softmax(scale·Qb Kbᵀ + mask).
-void block_weights(float* Pb, const float* Qb, const float* Kb, const AttentionDims& d, const AttentionPlan& plan,
-                   int64_t b, int64_t q0, int64_t nq, int64_t k0, int64_t nk, float scale) {
+void block_weights(float* Pb, View Qb, View Kb, const AttentionDims& d, const AttentionPlan& plan, int64_t b,
+                   int64_t q0, int64_t nq, int64_t k0, int64_t nk, float scale) {
   const int64_t W = plan.width, BQ = plan.block_q;
-  gemm(false, true, nq, nk, d.head_dim, scale, Qb, d.ldq, Kb, d.ldk, 0.0f, Pb, W);
+  gemm_view(false, true, nq, nk, d.head_dim, scale, Qb, Kb, 0.0f, Pb, W);
   const int32_t* pad = d.key_padding ? d.key_padding + b * d.kv_len : nullptr;
   for (int64_t i = 0; i < nq; ++i) {
     float* row = Pb + i * W;
@@ -135,6 +194,11 @@ void attention_forward(float* O, float* P, const float* Q, const float* K, const
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
   const Generator gen(d.dropout_seed);
   Tensor scratch = thread_scratch(plan);
+  const bool bf16 = bf16_compute();
+  Tensor q16, k16, v16, scratch16 = thread_scratch_bf16(plan, bf16);
+  const Operand q = make_operand(Q, d.ldq, d.batch * d.q_len, H * dh, bf16, q16);
+  const Operand k = make_operand(K, d.ldk, d.batch * d.kv_len, H * dh, bf16, k16);
+  const Operand v = make_operand(V, d.ldv, d.batch * d.kv_len, H * dh, bf16, v16);
   const bool parallel = d.batch * H * d.q_len * W * dh > kParallelMinWork;
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) if (parallel)
   for (int64_t bh = 0; bh < d.batch * H; ++bh) {
@@ -144,16 +208,14 @@ void attention_forward(float* O, float* P, const float* Q, const float* K, const
       const int64_t k0 = plan.key_begin(d, blk), k1 = plan.key_end(d, blk), nk = k1 - k0;
       float* slots = scratch.data() + omp_get_thread_num() * kScratchSlots * BQ * W;
       float* Pb = P ? P + (bh * plan.n_blocks + blk) * BQ * W : slots + 2 * BQ * W;
-      const float* Qb = Q + (b * d.q_len + q0) * d.ldq + h * dh;
-      const float* Kb = K + (b * d.kv_len + k0) * d.ldk + h * dh;
-      const float* Vb = V + (b * d.kv_len + k0) * d.ldv + h * dh;
       float* Ob = O + (b * d.q_len + q0) * d.ldo + h * dh;
       if (nk == 0) {
         std::memset(Pb, 0, BQ * W * sizeof(float));
         for (int64_t i = 0; i < nq; ++i) std::memset(Ob + i * d.ldo, 0, dh * sizeof(float));
         continue;
       }
-      block_weights(Pb, Qb, Kb, d, plan, b, q0, nq, k0, nk, scale);
+      block_weights(Pb, q.at(b * d.q_len + q0, h * dh), k.at(b * d.kv_len + k0, h * dh), d, plan, b, q0, nq, k0, nk,
+                    scale);
       const float* Pv = Pb;
       if (d.dropout_p > 0.0f) {
         float* Pd = slots;
@@ -161,7 +223,8 @@ void attention_forward(float* O, float* P, const float* Q, const float* K, const
         for (int64_t i = 0; i < nq; ++i) drop_row(Pd + i * W, Pb + i * W, gen, d, bh, q0 + i, k0, nk, keep_scale);
         Pv = Pd;
       }
-      gemm(false, false, nq, dh, nk, 1.0f, Pv, W, Vb, d.ldv, 0.0f, Ob, d.ldo);
+      gemm_view(false, false, nq, dh, nk, 1.0f, block_view(Pv, nq, nk, W, thread_bf16(scratch16, plan)),
+                v.at(b * d.kv_len + k0, h * dh), 0.0f, Ob, d.ldo);
     }
   }
 }
@@ -173,6 +236,12 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const 
   const Generator gen(d.dropout_seed);
   const float keep_scale = d.dropout_p > 0.0f ? 1.0f / (1.0f - d.dropout_p) : 1.0f;
   Tensor scratch = thread_scratch(plan);
+  const bool bf16 = bf16_compute();
+  Tensor q16, k16, v16, do16, scratch16 = thread_scratch_bf16(plan, bf16);
+  const Operand q = make_operand(Q, d.ldq, d.batch * d.q_len, H * dh, bf16, q16);
+  const Operand k = make_operand(K, d.ldk, d.batch * d.kv_len, H * dh, bf16, k16);
+  const Operand v = make_operand(V, d.ldv, d.batch * d.kv_len, H * dh, bf16, v16);
+  const Operand dout = make_operand(dO, d.ldo, d.batch * d.q_len, H * dh, bf16, do16);
   const bool parallel = d.batch * H * d.q_len * W * dh > kParallelMinWork;
   // Blocks of one (batch, head) share key rows of dK and dV: one thread per (batch, head).
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
@@ -181,26 +250,27 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const 
     float* Pd = scratch.data() + omp_get_thread_num() * kScratchSlots * BQ * W;
     float* dS = Pd + BQ * W;
     float* Pr = dS + BQ * W;
+    bf16_t* h16 = thread_bf16(scratch16, plan);
     for (int64_t blk = 0; blk < plan.n_blocks; ++blk) {
       const int64_t q0 = blk * BQ, q1 = std::min(d.q_len, q0 + BQ), nq = q1 - q0;
       const int64_t k0 = plan.key_begin(d, blk), k1 = plan.key_end(d, blk), nk = k1 - k0;
       if (nk == 0) continue;
-      const float* Qb = Q + (b * d.q_len + q0) * d.ldq + h * dh;
-      const float* Kb = K + (b * d.kv_len + k0) * d.ldk + h * dh;
-      const float* Vb = V + (b * d.kv_len + k0) * d.ldv + h * dh;
+      const View Qb = q.at(b * d.q_len + q0, h * dh), Kb = k.at(b * d.kv_len + k0, h * dh);
+      const View dOb = dout.at(b * d.q_len + q0, h * dh);
       const float* Pb = P ? P + (bh * plan.n_blocks + blk) * BQ * W : Pr;
       if (!P) block_weights(Pr, Qb, Kb, d, plan, b, q0, nq, k0, nk, scale);  // recompute, flash-attention style
-      const float* dOb = dO + (b * d.q_len + q0) * d.ldo + h * dh;
       const float* Pv = Pb;
       if (d.dropout_p > 0.0f) {
         for (int64_t i = 0; i < nq; ++i) drop_row(Pd + i * W, Pb + i * W, gen, d, bh, q0 + i, k0, nk, keep_scale);
         Pv = Pd;
       }
       // dV += P_dropᵀ dO
-      if (dV) gemm(true, false, nk, dh, nq, 1.0f, Pv, W, dOb, d.ldo, 1.0f, dV + (b * d.kv_len + k0) * d.ldv + h * dh, d.ldv);
+      if (dV)
+        gemm_view(true, false, nk, dh, nq, 1.0f, block_view(Pv, nq, nk, W, h16), dOb, 1.0f,
+                  dV + (b * d.kv_len + k0) * d.ldv + h * dh, d.ldv);
       if (!dQ && !dK) continue;
       // dP = dO Vᵀ (then through the dropout mask)
-      gemm(false, true, nq, nk, dh, 1.0f, dOb, d.ldo, Vb, d.ldv, 0.0f, dS, W);
+      gemm_view(false, true, nq, nk, dh, 1.0f, dOb, v.at(b * d.kv_len + k0, h * dh), 0.0f, dS, W);
       for (int64_t i = 0; i < nq; ++i) {
         float* g = dS + i * W;
         const float* p = Pb + i * W;
@@ -213,8 +283,9 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const 
         for (int64_t c = 0; c < nk; ++c) g[c] = p[c] * (g[c] - dot);
       }
       // S = scale·Q Kᵀ: dQ += scale·dS K, dK += scale·dSᵀ Q
-      if (dQ) gemm(false, false, nq, dh, nk, scale, dS, W, Kb, d.ldk, 1.0f, dQ + (b * d.q_len + q0) * d.ldq + h * dh, d.ldq);
-      if (dK) gemm(true, false, nk, dh, nq, scale, dS, W, Qb, d.ldq, 1.0f, dK + (b * d.kv_len + k0) * d.ldk + h * dh, d.ldk);
+      const View dSb = block_view(dS, nq, nk, W, h16);
+      if (dQ) gemm_view(false, false, nq, dh, nk, scale, dSb, Kb, 1.0f, dQ + (b * d.q_len + q0) * d.ldq + h * dh, d.ldq);
+      if (dK) gemm_view(true, false, nk, dh, nq, scale, dSb, Qb, 1.0f, dK + (b * d.kv_len + k0) * d.ldk + h * dh, d.ldk);
     }
   }
 }

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/kernels/convert.h"
 #include "core/kernels/elementwise.h"
+#include "core/tensor.h"
 
 namespace tfm {
 namespace {
@@ -235,13 +236,17 @@ void gemm_batched(int64_t batch, bool ta, bool tb, int64_t M, int64_t N, int64_t
   for (int64_t i = 0; i < batch; ++i) run_sgemm(ta, tb, M, N, K, alpha, A + i * sa, lda, B + i * sb, ldb, beta, C + i * sc, ldc);
 }
 
+namespace {
+void fill_bias_rows(float* out, const float* bias, int64_t rows, int64_t n_out) {
+#pragma omp parallel for schedule(static) if (rows * n_out > (1 << 15))
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n_out; ++j) out[r * n_out + j] = bias[j];
+}
+}  // namespace
+
 void linear_forward(float* out, const float* x, const float* weight, const float* bias, int64_t rows, int64_t n_in,
                     int64_t n_out) {
-  if (bias != nullptr) {
-#pragma omp parallel for schedule(static) if (rows * n_out > (1 << 15))
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < n_out; ++j) out[r * n_out + j] = bias[j];
-  }
+  if (bias != nullptr) fill_bias_rows(out, bias, rows, n_out);
   gemm(false, true, rows, n_out, n_in, 1.0f, x, n_in, weight, n_in, bias != nullptr ? 1.0f : 0.0f, out, n_out);
 }
 
@@ -249,6 +254,24 @@ void linear_backward(float* dx, float* dweight, float* dbias, const float* dout,
                      int64_t rows, int64_t n_in, int64_t n_out) {
   if (dx != nullptr) gemm(false, false, rows, n_in, n_out, 1.0f, dout, n_out, weight, n_in, 1.0f, dx, n_in);
   if (dweight != nullptr) gemm(true, false, n_out, n_in, rows, 1.0f, dout, n_out, x, n_in, 1.0f, dweight, n_in);
+  if (dbias != nullptr) sum_rows_accumulate(dbias, dout, rows, n_out);
+}
+
+void linear_forward_bf16(float* out, const bf16_t* x, const bf16_t* weight, const float* bias, int64_t rows,
+                         int64_t n_in, int64_t n_out) {
+  if (bias != nullptr) fill_bias_rows(out, bias, rows, n_out);
+  gemm_bf16(false, true, rows, n_out, n_in, 1.0f, x, n_in, weight, n_in, bias != nullptr ? 1.0f : 0.0f, out, n_out);
+}
+
+void linear_backward_bf16(float* dx, float* dweight, float* dbias, const float* dout, const bf16_t* x,
+                          const bf16_t* weight, int64_t rows, int64_t n_in, int64_t n_out) {
+  if (dx != nullptr || dweight != nullptr) {
+    Tensor g = Tensor::empty({rows, n_out}, DType::BF16);
+    bf16_t* gb = static_cast<bf16_t*>(g.raw_data());
+    f32_to_bf16(dout, gb, rows * n_out);
+    if (dx != nullptr) gemm_bf16(false, false, rows, n_in, n_out, 1.0f, gb, n_out, weight, n_in, 1.0f, dx, n_in);
+    if (dweight != nullptr) gemm_bf16(true, false, n_out, n_in, rows, 1.0f, gb, n_out, x, n_in, 1.0f, dweight, n_in);
+  }
   if (dbias != nullptr) sum_rows_accumulate(dbias, dout, rows, n_out);
 }
 

@@ -30,6 +30,14 @@ void linear_forward(float* out, const float* x, const float* weight, const float
 void linear_backward(float* dx, float* dweight, float* dbias, const float* dout, const float* x,
                      const float* weight, int64_t rows, int64_t n_in, int64_t n_out);
 
+// The same linear layer with bf16 operands (fp32 accumulation, fp32 out, dx, dweight
+// and dbias): x_bf16[rows, n_in], weight_bf16[n_out, n_in]. The backward rounds dout
+// to bf16 for the two GEMMs; dbias sums the fp32 dout.
+void linear_forward_bf16(float* out, const bf16_t* x, const bf16_t* weight, const float* bias, int64_t rows,
+                         int64_t n_in, int64_t n_out);
+void linear_backward_bf16(float* dx, float* dweight, float* dbias, const float* dout, const bf16_t* x,
+                          const bf16_t* weight, int64_t rows, int64_t n_in, int64_t n_out);
+
 // bf16 GEMMs: A and B in bf16, every product accumulated in fp32, C in fp32 (beta
 // applied in fp32) or in bf16 (C read, scaled and accumulated in fp32, rounded once
 // at the end, to nearest even). Same row-major convention as gemm. Always oneDNN's
