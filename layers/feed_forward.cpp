@@ -1,5 +1,7 @@
 #include "layers/feed_forward.h"
 
+#include "core/precision.h"
+
 namespace tfm {
 
 FeedForward::FeedForward(int64_t d_model, int64_t d_ff, Activation activation, float dropout)
@@ -15,7 +17,12 @@ FeedForward::FeedForward(const LayerContext& ctx, const nlohmann::json& options)
             options.dump());
 }
 
-Variable FeedForward::forward(const Variable& x) { return fc2(dropout_(activate(fc1(x), activation_))); }
+Variable FeedForward::forward(const Variable& x) {
+  const Variable h = fc1(x);
+  // bf16 GEMMs and no dropout to apply: the activation is written in bf16, fc2's operand.
+  if (bf16_compute() && !(dropout_.training() && dropout_.p() > 0)) return fc2(activate_bf16(h, activation_));
+  return fc2(dropout_(activate(h, activation_)));
+}
 
 TFM_REGISTER_LAYER("feed_forward", FeedForward);
 

@@ -12,7 +12,10 @@
 #include <cmath>
 #include <vector>
 
+#include "autograd/ops/activation.h"
 #include "autograd/ops/linear.h"
+#include "core/kernels/activation.h"
+#include "layers/feed_forward.h"
 #include "core/kernels/attention.h"
 #include "core/kernels/matmul.h"
 #include "core/precision.h"
@@ -226,6 +229,47 @@ TEST(LinearConcatBf16, BackToBackAndSeparatePartsMatchDoubleLoops) {
   SKIP_WITHOUT_AVX512();
   check_linear_concat_bf16(true);
   check_linear_concat_bf16(false);
+}
+
+// activate_bf16 writes bf16(f(x)) bit for bit, with f's exact fp32 gradient; a linear
+// layer takes that BF16 tensor as its operand as it is.
+TEST(ActivateBf16, RoundsTheFp32ActivationAndBackpropagatesItsExactGradient) {
+  const int64_t n = 40000;  // above the parallel threshold, not a multiple of the chunk
+  for (Activation a : {Activation::Gelu, Activation::GeluTanh, Activation::Relu}) {
+    SCOPED_TRACE(activation_name(a));
+    Variable x = random_param({n / 8, 8}, 50, -4, 4);
+    Variable y = activate_bf16(x, a);
+    ASSERT_EQ(y.data().dtype(), DType::BF16);
+    ASSERT_EQ(y.shape(), x.shape());
+    Tensor want = Tensor::empty(x.shape());
+    Tensor grad = random_tensor(x.shape(), 51);
+    Tensor dx = Tensor::zeros(x.shape());
+    auto fwd = a == Activation::Relu ? relu_forward : a == Activation::Gelu ? gelu_forward : gelu_tanh_forward;
+    auto bwd = a == Activation::Relu ? relu_backward : a == Activation::Gelu ? gelu_backward : gelu_tanh_backward;
+    fwd(want.data(), x.data().data(), n);
+    bwd(dx.data(), grad.data(), x.data().data(), n);
+    const bf16_t* got = static_cast<const bf16_t*>(y.data().raw_data());
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[i], to_bf16(want.at(i))) << i;
+    y.backward(grad);
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(x.grad().at(i), dx.at(i)) << i;
+  }
+}
+
+TEST(FeedForwardBf16, EqualsFc2OfTheRoundedActivationAndFallsBackUnderDropout) {
+  SKIP_WITHOUT_AVX512();
+  FeedForward ffn(16, 40, Activation::Gelu, 0.0f);
+  Generator init(3);
+  for (auto& [name, p] : ffn.named_parameters()) fill_uniform(p->mutable_data().data(), p->numel(), -0.3f, 0.3f, init);
+  Variable x = random_param({7, 16}, 60);
+  PrecisionScope bf16(Precision::BF16);
+  const Variable y = ffn.forward(x);
+  // The same through the fp32 activation, rounded by the linear layer itself.
+  const Variable h = gelu(linear(x, ffn.fc1.weight, ffn.fc1.bias));
+  const Variable want = linear(h, ffn.fc2.weight, ffn.fc2.bias);
+  for (int64_t i = 0; i < y.numel(); ++i) ASSERT_EQ(y.data().at(i), want.data().at(i)) << i;
+  // With dropout to apply, the fp32 path (dropout works on fp32 activations).
+  FeedForward with_dropout(16, 40, Activation::Gelu, 0.5f);
+  EXPECT_EQ(with_dropout.forward(x).data().dtype(), DType::F32);
 }
 
 // Causal attention, 2 heads, blocks smaller than the sequence. The reference is the

@@ -1,6 +1,7 @@
 #include "autograd/ops/activation.h"
 
 #include "core/kernels/activation.h"
+#include "core/kernels/convert.h"
 
 namespace tfm {
 
@@ -49,6 +50,15 @@ Variable relu(const Variable& x) { return pointwise_of_input(x, "relu", relu_for
 Variable tanh(const Variable& x) { return pointwise_of_output(x, "tanh", tanh_forward, tanh_backward); }
 Variable sigmoid(const Variable& x) {
   return pointwise_of_output(x, "sigmoid", sigmoid_forward, sigmoid_backward);
+}
+
+Variable activate_bf16(const Variable& x, Activation a) {
+  Kernel fwd = a == Activation::Relu ? relu_forward : a == Activation::Gelu ? gelu_forward : gelu_tanh_forward;
+  BackKernel bwd = a == Activation::Relu ? relu_backward : a == Activation::Gelu ? gelu_backward : gelu_tanh_backward;
+  Tensor out = Tensor::empty(x.shape(), DType::BF16);
+  pointwise_to_bf16(fwd, static_cast<bf16_t*>(out.raw_data()), x.data().data(), x.numel());
+  return make_result(out, {&x}, activation_name(a),
+                     [x, bwd](const Tensor& g) { bwd(grad_ptr(x), g.data(), x.data().data(), x.numel()); });
 }
 
 Variable activate(const Variable& x, Activation a) {

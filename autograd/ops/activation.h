@@ -16,5 +16,9 @@ Variable relu(const Variable& x);
 Variable tanh(const Variable& x);
 Variable sigmoid(const Variable& x);
 Variable activate(const Variable& x, Activation a);
+// The activation written straight in bf16, for a linear layer under Precision::BF16
+// (its GEMM operand: half the memory and no separate rounding pass). The output's
+// data is a BF16 tensor, which only linear() takes; its gradient is fp32 as usual.
+Variable activate_bf16(const Variable& x, Activation a);
 
 }  // namespace tfm

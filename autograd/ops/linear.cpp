@@ -24,9 +24,10 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
   const int64_t rows = x.shape().rows();
   Tensor out = Tensor::empty(out_shape);
   const float* b = bias.defined() ? bias.data().data() : nullptr;
-  if (bf16_compute()) {
+  const bool x_is_bf16 = x.data().dtype() == DType::BF16;  // activate_bf16's output
+  if (bf16_compute() || x_is_bf16) {
     // The bf16 operands stay with the closure: the backward GEMMs read the same roundings.
-    Tensor xb = to_bf16_tensor(x.data().data(), {rows, n_in});
+    Tensor xb = x_is_bf16 ? x.data().reshape({rows, n_in}) : to_bf16_tensor(x.data().data(), {rows, n_in});
     Tensor wb = bf16_weight(weight.data().data(), weight.shape());
     linear_forward_bf16(out.data(), as_bf16(xb), as_bf16(wb), b, rows, n_in, n_out);
     return make_result(out, {&x, &weight, &bias}, "linear", [x, weight, bias, xb, wb, rows, n_in, n_out](const Tensor& g) {
