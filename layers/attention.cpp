@@ -42,6 +42,7 @@ Variable MultiHeadAttention::forward(const Variable& query, const Variable& memo
   opt.training = training();
   opt.generator = &default_generator();
   opt.weights = weights;
+  opt.bf16_output = true;  // under bf16 GEMMs: straight to the output projection's operand
   const int64_t d = q.out_features();
   if (query.impl() == memory.impl()) {  // self-attention: one [B, T, 3d] projection
     Variable qkv = linear_concat(query, {q.weight, k.weight, v.weight}, {q.bias, k.bias, v.bias});

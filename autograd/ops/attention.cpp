@@ -1,6 +1,7 @@
 #include "autograd/ops/attention.h"
 
 #include "core/kernels/attention.h"
+#include "core/precision.h"
 
 namespace tfm {
 
@@ -50,7 +51,8 @@ Variable scaled_dot_product_attention(const AttentionInput& qi, const AttentionI
     d.dropout_first_block = opt.generator->reserve(attention_dropout_blocks(d));
   }
   const AttentionPlan plan = attention_plan(d);
-  Tensor out = Tensor::empty({d.batch, d.q_len, d_model});
+  const bool bf16_out = opt.bf16_output && bf16_compute();
+  Tensor out = Tensor::empty({d.batch, d.q_len, d_model}, bf16_out ? DType::BF16 : DType::F32);
   const bool needs_grad = grad_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
   const int64_t p_bytes = plan.p_numel(d) * static_cast<int64_t>(sizeof(float));
   const bool keep_p = opt.recompute == AttentionOptions::Recompute::Never ||
@@ -59,8 +61,12 @@ Variable scaled_dot_product_attention(const AttentionInput& qi, const AttentionI
   Tensor P;
   if (opt.weights != nullptr || (needs_grad && keep_p)) P = Tensor::empty({plan.p_numel(d)});
   const int64_t cq = qi.column, ck = ki.column, cv = vi.column;
-  attention_forward(out.data(), P.defined() ? P.data() : nullptr, q.data().data() + cq, k.data().data() + ck,
-                    v.data().data() + cv, d, plan);
+  float* p = P.defined() ? P.data() : nullptr;
+  const float *Q = q.data().data() + cq, *K = k.data().data() + ck, *V = v.data().data() + cv;
+  if (bf16_out)
+    attention_forward(static_cast<bf16_t*>(out.raw_data()), p, Q, K, V, d, plan);
+  else
+    attention_forward(out.data(), p, Q, K, V, d, plan);
   if (opt.weights != nullptr) {
     *opt.weights = Tensor::empty({d.batch, d.n_head, d.q_len, d.kv_len});
     attention_dense_weights(opt.weights->data(), P.data(), d, plan);

@@ -20,6 +20,9 @@ struct AttentionOptions {
   // kAttentionStoreLimitBytes, as at the usual training lengths.
   enum class Recompute { Auto, Always, Never };
   Recompute recompute = Recompute::Auto;
+  // Under Precision::BF16: return the output as a BF16 tensor, for a linear layer
+  // to take as its GEMM operand (the output projection). Ignored in fp32.
+  bool bf16_output = false;
 };
 
 inline constexpr int64_t kAttentionStoreLimitBytes = int64_t{64} << 20;

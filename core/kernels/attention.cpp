@@ -75,6 +75,11 @@ void gemm_view(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, V
   else
     gemm(ta, tb, M, N, K, alpha, a.f, a.ld, b.f, b.ld, beta, C, ldc);
 }
+void gemm_view(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, View a, View b, float beta, bf16_t* C,
+               int64_t ldc) {
+  TFM_CHECK(a.h && b.h, "attention: a bf16 output needs bf16 GEMMs (Precision::BF16)");
+  gemm_bf16(ta, tb, M, N, K, alpha, a.h, a.ld, b.h, b.ld, beta, C, ldc);
+}
 
 // The operand over rows × cols of src (row stride ld); with bf16 GEMMs its bf16
 // copy is made into `copy`, which must outlive the operand.
@@ -188,8 +193,10 @@ uint64_t attention_dropout_blocks(const AttentionDims& d) {
   return d.dropout_p > 0.0f ? static_cast<uint64_t>((d.batch * d.n_head * d.q_len * d.kv_len + 3) / 4) : 0;
 }
 
-void attention_forward(float* O, float* P, const float* Q, const float* K, const float* V, const AttentionDims& d,
-                       const AttentionPlan& plan) {
+namespace {
+template <typename OT>
+void attention_forward_impl(OT* O, float* P, const float* Q, const float* K, const float* V, const AttentionDims& d,
+                            const AttentionPlan& plan) {
   const int64_t H = d.n_head, dh = d.head_dim, W = plan.width, BQ = plan.block_q;
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
   const Generator gen(d.dropout_seed);
@@ -208,10 +215,10 @@ void attention_forward(float* O, float* P, const float* Q, const float* K, const
       const int64_t k0 = plan.key_begin(d, blk), k1 = plan.key_end(d, blk), nk = k1 - k0;
       float* slots = scratch.data() + omp_get_thread_num() * kScratchSlots * BQ * W;
       float* Pb = P ? P + (bh * plan.n_blocks + blk) * BQ * W : slots + 2 * BQ * W;
-      float* Ob = O + (b * d.q_len + q0) * d.ldo + h * dh;
+      OT* Ob = O + (b * d.q_len + q0) * d.ldo + h * dh;
       if (nk == 0) {
         std::memset(Pb, 0, BQ * W * sizeof(float));
-        for (int64_t i = 0; i < nq; ++i) std::memset(Ob + i * d.ldo, 0, dh * sizeof(float));
+        for (int64_t i = 0; i < nq; ++i) std::memset(Ob + i * d.ldo, 0, dh * sizeof(OT));
         continue;
       }
       block_weights(Pb, q.at(b * d.q_len + q0, h * dh), k.at(b * d.kv_len + k0, h * dh), d, plan, b, q0, nq, k0, nk,
@@ -227,6 +234,18 @@ void attention_forward(float* O, float* P, const float* Q, const float* K, const
                 v.at(b * d.kv_len + k0, h * dh), 0.0f, Ob, d.ldo);
     }
   }
+}
+}  // namespace
+
+void attention_forward(float* O, float* P, const float* Q, const float* K, const float* V, const AttentionDims& d,
+                       const AttentionPlan& plan) {
+  attention_forward_impl(O, P, Q, K, V, d, plan);
+}
+
+void attention_forward(bf16_t* O, float* P, const float* Q, const float* K, const float* V, const AttentionDims& d,
+                       const AttentionPlan& plan) {
+  TFM_CHECK(bf16_compute(), "attention: a bf16 output needs Precision::BF16");
+  attention_forward_impl(O, P, Q, K, V, d, plan);
 }
 
 void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const float* P, const float* Q,

@@ -15,6 +15,8 @@
 // plus a block_q × width scratch per thread, for one extra Q Kᵀ GEMM.
 #include <cstdint>
 
+#include "core/kernels/convert.h"
+
 namespace tfm {
 
 struct AttentionDims {
@@ -46,6 +48,10 @@ uint64_t attention_dropout_blocks(const AttentionDims& d);
 
 // O: [batch, q_len, ldo]; P: plan.p_numel floats, written, or null (not stored).
 void attention_forward(float* O, float* P, const float* Q, const float* K, const float* V, const AttentionDims& d,
+                       const AttentionPlan& plan);
+// The same with O written in bf16 (each element the fp32 accumulation rounded once),
+// under Precision::BF16 only: the operand of the output projection's GEMM.
+void attention_forward(bf16_t* O, float* P, const float* Q, const float* K, const float* V, const AttentionDims& d,
                        const AttentionPlan& plan);
 // Accumulates dQ, dK, dV (each may be null). P: as written by the forward pass,
 // or null to recompute the weights block by block.
