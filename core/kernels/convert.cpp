@@ -1,6 +1,6 @@
 #include "core/kernels/convert.h"
 
-#include <algorithm>
+#include "core/tensor.h"
 
 namespace tfm {
 namespace {
@@ -18,18 +18,11 @@ void bf16_to_f32(const bf16_t* src, float* dst, int64_t n) {
 }
 
 void pointwise_to_bf16(void (*f)(float*, const float*, int64_t), bf16_t* out, const float* x, int64_t n) {
-  constexpr int64_t kChunk = 2048;  // 8 KiB of fp32: stays in L1
-#pragma omp parallel if (n > kParallelMin)
-  {
-    alignas(64) float buf[kChunk];
-#pragma omp for schedule(static)
-    for (int64_t c = 0; c < n; c += kChunk) {
-      const int64_t m = std::min(kChunk, n - c);
-      f(buf, x + c, m);  // below the kernels' own parallel threshold: runs on this thread
-#pragma omp simd
-      for (int64_t i = 0; i < m; ++i) out[c + i] = to_bf16(buf[i]);
-    }
-  }
+  // Through a transient fp32 buffer, each pass parallel on its own: calling f chunk by
+  // chunk from inside a parallel region (nested, inactive regions) ran 10x slower.
+  Tensor tmp = Tensor::empty({n});
+  f(tmp.data(), x, n);
+  f32_to_bf16(tmp.data(), out, n);
 }
 
 }  // namespace tfm

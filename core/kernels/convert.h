@@ -29,8 +29,8 @@ inline float from_bf16(bf16_t b) { return std::bit_cast<float>(static_cast<uint3
 
 void f32_to_bf16(const float* src, bf16_t* dst, int64_t n);
 void bf16_to_f32(const bf16_t* src, float* dst, int64_t n);
-// out = bf16(f(x)) for a pointwise fp32 kernel f (an activation), chunk by chunk
-// through a small buffer: the fp32 result is never written out whole.
+// out = bf16(f(x)) for a pointwise fp32 kernel f (an activation); the fp32 result
+// lives only in a transient buffer.
 void pointwise_to_bf16(void (*f)(float* out, const float* x, int64_t n), bf16_t* out, const float* x, int64_t n);
 
 }  // namespace tfm
