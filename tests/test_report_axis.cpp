@@ -27,7 +27,10 @@ TEST(ReportAxis, LinearRangeWidensToNiceTicks) {
   EXPECT_FALSE(a.log);
   // Decimal steps land on the decimal values, not on 2.2000000000000002.
   const Axis b = linear_axis(2.31, 2.87);
-  EXPECT_EQ(b.ticks, (std::vector<double>{2.2, 2.4, 2.6, 2.8, 3.0}));
+  EXPECT_EQ(b.ticks, (std::vector<double>{2.3, 2.4, 2.5, 2.6, 2.7, 2.8, 2.9}));
+  // A step smaller than the target's when the larger one would waste a third of the axis.
+  EXPECT_EQ(linear_axis(0, 100.7).ticks, (std::vector<double>{0, 20, 40, 60, 80, 100, 120}));
+  EXPECT_EQ(linear_axis(0, 2162).ticks, (std::vector<double>{0, 500, 1000, 1500, 2000, 2500}));
   // Steps 1..20000: ticks every 5000.
   EXPECT_EQ(linear_axis(0, 20000).ticks, (std::vector<double>{0, 5000, 10000, 15000, 20000}));
 }

@@ -40,6 +40,13 @@ std::pair<double, const char*> si_scale(double scale_by) {
   return {1.0, ""};
 }
 
+// 5 x 10^k -> 2 x 10^k -> 1 x 10^k -> 5 x 10^(k-1)
+double next_smaller_nice(double step) {
+  const double base = std::pow(10.0, std::floor(std::log10(step) + kEps));
+  const double m = std::round(step / base);
+  return tidy(m >= 5 ? 2 * base : m >= 2 ? base : 0.5 * base);
+}
+
 }  // namespace
 
 double nice_step(double raw) {
@@ -57,7 +64,12 @@ Axis linear_axis(double lo, double hi, int target) {
     lo -= half;
     hi += half;
   }
-  const double step = nice_step((hi - lo) / std::max(target, 1));
+  // The nice step at or above the target's, or the next smaller one when that wastes less of the
+  // axis in at most target + 3 intervals (0..100.7 gets 0..120 by 20, not 0..150 by 50).
+  double step = nice_step((hi - lo) / std::max(target, 1));
+  const double smaller = next_smaller_nice(step);
+  const auto span = [&](double s) { return std::ceil(hi / s - kEps) - std::floor(lo / s + kEps); };
+  if (span(smaller) <= target + 3 && span(smaller) * smaller < span(step) * step - kEps * step) step = smaller;
   const double first = std::floor(lo / step + kEps), last = std::ceil(hi / step - kEps);
   Axis a;
   a.lo = tidy(first * step);

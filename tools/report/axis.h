@@ -15,8 +15,9 @@ struct Axis {
 
 // The smallest of 1, 2, 5 x 10^k that is >= raw (raw > 0).
 double nice_step(double raw);
-// [lo, hi] widened to multiples of a nice step, about `target` intervals; ticks at each multiple.
-// lo == hi gets a unit-wide range around the value.
+// [lo, hi] widened to multiples of a nice step, ticks at each multiple: nice_step(range / target),
+// or the next smaller nice step when that covers the data in fewer units and at most target + 3
+// intervals. lo == hi gets a range around the value.
 Axis linear_axis(double lo, double hi, int target = 5);
 // Decades 10^floor(log10 lo) .. 10^ceil(log10 hi), a tick at each; with fewer than two
 // decades, also at 2 and 5 x 10^k.
