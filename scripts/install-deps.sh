@@ -16,6 +16,7 @@ packages=(
   libsentencepiece-dev
   libopenmpi-dev openmpi-bin
   fortunes                 # the corpus of the README's main job (configs/default.json)
+  chromium                 # headless screenshots of tfm report's page (tests/test_tool_report.cpp)
   clang libclang-rt-14-dev libomp-dev  # the asan-ubsan build: libFuzzer, the sanitizer runtimes, clang's OpenMP
 )
 if [[ "${1:-}" == "--with-torch" ]]; then

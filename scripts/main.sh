@@ -18,3 +18,7 @@ echo "== validation perplexity (best checkpoint) =="
 echo
 echo "== sample =="
 "$tfm" generate "$run/checkpoints/best.safetensors" --prompt "The " --tokens 400 --temperature 0.8 --seed 7
+echo
+echo "== report =="
+"$tfm" report "$run" --out "$run/report.html"
+echo "open $run/report.html in a browser: the loss, learning-rate and throughput curves"

@@ -17,6 +17,7 @@
 #include "models/model.h"
 #include "optim/optimizer.h"
 #include "test_util.h"
+#include "tools/build_info.h"
 #include "tools/checkpointer.h"
 #include "tools/run_dir.h"
 #include "tools/train_state.h"
@@ -39,6 +40,7 @@ TEST(RunDir, NamesTheDocumentedLayout) {
   EXPECT_EQ(d.config(), "runs/x/config.json");
   EXPECT_EQ(d.metrics(), "runs/x/metrics.jsonl");
   EXPECT_EQ(d.log(), "runs/x/train.log");
+  EXPECT_EQ(d.run_info(), "runs/x/run.json");
   EXPECT_EQ(d.last(), "runs/x/checkpoints/last.safetensors");
   EXPECT_EQ(d.state(), "runs/x/checkpoints/last.state.safetensors");
   EXPECT_EQ(d.best(), "runs/x/checkpoints/best.safetensors");
@@ -54,6 +56,7 @@ TEST(RunDir, PrepareRemovesOnlyLeftoverTemporaryCheckpointsAndWritesTheConfig) {
   tmp.file("run/checkpoints/notes.tmp.txt", "the user's");
   tmp.file("run/config.json.tmp.99", "a dead writer's");
   tmp.file("run/metrics.jsonl.tmp.99", "a dead writer's");
+  tmp.file("run/run.json.tmp.99", "a dead writer's");
   tmp.file("run/metrics.jsonl", "{}\n");
   tmp.file("run/data.txt.tmp.99", "the user's");
   const nlohmann::json config = {{"model", {{"type", "lm"}}}, {"train", {{"seed", 3}}}};
@@ -67,6 +70,23 @@ TEST(RunDir, PrepareRemovesOnlyLeftoverTemporaryCheckpointsAndWritesTheConfig) {
   fresh.prepare(config);
   EXPECT_TRUE(fs::is_directory(fresh.checkpoints()));
   EXPECT_EQ(nlohmann::json::parse(slurp(fresh.config())), config);
+}
+
+TEST(RunDir, RunInfoRecordsTheBuildTheSessionAndItsStatus) {
+  TempDir tmp;
+  const RunDir d(tmp.path());
+  d.write_run_info("running", 3, 2);
+  nlohmann::json info = nlohmann::json::parse(slurp(d.run_info()));
+  EXPECT_EQ(info["status"], "running");
+  EXPECT_EQ(info["threads"], 3);
+  EXPECT_EQ(info["mpi_ranks"], 2);
+  EXPECT_EQ(info["tfm_version"], build_version());
+  EXPECT_EQ(info["commit"], build_commit());
+  EXPECT_FALSE(info["commit"].get<std::string>().empty());
+  d.write_run_info("done", 3, 2, {{"steps", 40}});  // replaced, not appended
+  info = nlohmann::json::parse(slurp(d.run_info()));
+  EXPECT_EQ(info["status"], "done");
+  EXPECT_EQ(info["steps"], 40);
 }
 
 TEST(RunDir, TrimMetricsKeepsTheStepsUpToTheCheckpointAndDropsBrokenLines) {

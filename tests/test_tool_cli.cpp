@@ -79,7 +79,7 @@ TEST(ToolCli, VersionAndHelp) {
 
   const ProcessResult top = tfm("--help", dir.path());
   EXPECT_EQ(top.code, 0) << top.err;
-  for (const char* cmd : {"train", "perplexity", "generate", "inspect", "help"}) {
+  for (const char* cmd : {"train", "perplexity", "generate", "inspect", "report", "help"}) {
     EXPECT_CONTAINS(top.out, cmd);
     const ProcessResult sub = tfm(std::string(cmd) + " --help", dir.path());
     EXPECT_EQ(sub.code, 0) << cmd << ": " << sub.err;

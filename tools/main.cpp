@@ -20,6 +20,7 @@
 #include "tools/distributed.h"
 #include "tools/parallel_data.h"
 #include "tools/lm_commands.h"
+#include "tools/report/report.h"
 #include "tools/train_config.h"
 #include "tools/train_precision.h"
 #include "tools/trainer.h"
@@ -173,6 +174,18 @@ int run(int argc, char** argv) {
   att_cmd->add_option("--beam", att.beam, "Beam size of the translation")->capture_default_str()->check(CLI::PositiveNumber);
   att_cmd->add_option("--out,-o", att.out, "Output file (.svg)")->required();
 
+  // report
+  tfm::report::ReportOptions report;
+  auto* report_cmd = app.add_subcommand("report", "Draw the curves of run directories into one self-contained HTML page");
+  report_cmd->add_option("run_dirs", report.run_dirs, "Run directories of tfm train (several: overlaid)")->required();
+  report_cmd->add_option("--out,-o", report.out, "HTML file to write")->capture_default_str();
+  report_cmd->add_option("--x", report.panels.x, "x axis: step | time | tokens")->capture_default_str()
+      ->check(CLI::IsMember({"step", "time", "tokens"}));
+  report_cmd->add_flag("--log-y", report.panels.log_y, "Log y axis for loss, perplexity and gradient norm");
+  report_cmd->add_option("--smooth", report.panels.smooth,
+                         "Moving mean over N logged steps (0: about 1/20 of the run, 1: none)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+
   // help
   std::string help_topic;
   auto* help_cmd = app.add_subcommand("help", "Reference: `tfm help config-keys` lists every config key");
@@ -201,6 +214,7 @@ int run(int argc, char** argv) {
       std::printf("run: %s\nsteps: %lld\ntokens: %lld\nwall time: %.1f s\nbest val loss: %.4f\nbest val ppl: %.3f\n",
                   s.run_dir.c_str(), static_cast<long long>(s.steps), static_cast<long long>(s.tokens), s.wall_seconds,
                   s.best_val_loss, std::exp(s.best_val_loss));
+      std::printf("report: tfm report %s --out %s/report.html\n", s.run_dir.c_str(), s.run_dir.c_str());
     }
     return s.interrupted ? 130 : 0;
   }
@@ -310,6 +324,12 @@ int run(int argc, char** argv) {
   if (*att_cmd) {
     const std::string text = tfm::attention_command(att_ckpt, att);
     std::printf("%s\nwrote %s\n", text.c_str(), att.out.c_str());
+    return 0;
+  }
+  if (*report_cmd) {
+    const tfm::report::ReportResult r = tfm::report::run(report);
+    std::printf("wrote %s (%d run%s, %d panels%s)\n", r.out.c_str(), r.runs, r.runs == 1 ? "" : "s", r.panels,
+                r.in_progress > 0 ? ", a run in progress" : "");
     return 0;
   }
   if (*help_cmd) {

@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/io.h"
+#include "tools/build_info.h"
 
 namespace tfm {
 
@@ -22,7 +23,8 @@ void RunDir::prepare(const nlohmann::json& resolved_config) const {
   // The run's own files at the top: config.json and metrics.jsonl (trimmed on resume).
   for (const auto& entry : fs::directory_iterator(path_)) {
     const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && (name.starts_with("config.json.tmp.") || name.starts_with("metrics.jsonl.tmp.")))
+    if (entry.is_regular_file() && (name.starts_with("config.json.tmp.") || name.starts_with("metrics.jsonl.tmp.") ||
+                                    name.starts_with("run.json.tmp.")))
       fs::remove(entry.path());
   }
   write_file_atomic(config(), resolved_config.dump(2) + "\n");
@@ -43,6 +45,13 @@ void RunDir::trim_metrics(int64_t step) const {
     kept += line + "\n";
   }
   write_file_atomic(path, kept);
+}
+
+void RunDir::write_run_info(const std::string& status, int threads, int mpi_ranks, const nlohmann::json& extra) const {
+  nlohmann::json info = {{"status", status},  {"tfm_version", build_version()}, {"commit", build_commit()},
+                         {"threads", threads}, {"mpi_ranks", mpi_ranks}};
+  info.update(extra);
+  write_file_atomic(run_info(), info.dump(2) + "\n");
 }
 
 ResumeFrom find_resume(const std::string& resume, const std::string& out_dir) {

@@ -1,6 +1,7 @@
 #pragma once
 // The run directory of `tfm train` (docs/training.md): config.json (the
-// resolved config), metrics.jsonl, train.log and checkpoints/ with
+// resolved config), metrics.jsonl, train.log, run.json (which tfm ran it and
+// whether it has ended; `tfm report` reads it) and checkpoints/ with
 // last.safetensors, last.state.safetensors (weights, optimizer state and
 // counters for --resume), best.safetensors and step-N.safetensors. Rank 0
 // alone writes it.
@@ -17,6 +18,7 @@ class RunDir {
   std::string config() const { return file("config.json"); }
   std::string metrics() const { return file("metrics.jsonl"); }
   std::string log() const { return file("train.log"); }
+  std::string run_info() const { return file("run.json"); }
   std::string checkpoints() const { return file("checkpoints"); }
   std::string last() const { return file("checkpoints/last.safetensors"); }
   std::string state() const { return file("checkpoints/last.state.safetensors"); }
@@ -31,6 +33,11 @@ class RunDir {
   // `step`, so that each step appears once, and drops lines that are not JSON
   // with a step. No file, nothing to do.
   void trim_metrics(int64_t step) const;
+  // Replaces run.json (atomically): tfm's version and commit, the threads and MPI ranks of this
+  // session, its status ("running" while it trains, then "done" or "interrupted") and `extra`'s
+  // keys (the final steps, tokens, wall time, best validation loss).
+  void write_run_info(const std::string& status, int threads, int mpi_ranks,
+                      const nlohmann::json& extra = nlohmann::json::object()) const;
 
  private:
   std::string file(const char* name) const;

@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
 #include <optional>
 #include <sstream>
 
@@ -196,6 +195,7 @@ TrainSummary run_training(const TrainOptions& opts) {
   if (root) {
     dir.prepare(cfg.resolved);
     if (from.from_state()) dir.trim_metrics(state.step);
+    dir.write_run_info("running", num_threads(), n_ranks);
   }
   std::ofstream metrics;  // other ranks: never opened, writes go nowhere
   if (root) metrics.open(dir.metrics(), std::ios::app);
@@ -426,7 +426,7 @@ TrainSummary run_training(const TrainOptions& opts) {
                     format_value("%.0f", tok_s) + " tok/s | ETA " + format_duration(eta));
     if (step % cfg.train.log_every == 0 || last) {
       nlohmann::json m = {{"step", step}, {"loss", loss_value}, {"lr", lr}, {"grad_norm", norm},
-                          {"tokens_per_s", tok_s}, {"elapsed_s", now}};
+                          {"tokens_per_s", tok_s}, {"elapsed_s", now}, {"tokens", state.tokens}};
       const double wait_ms = 1e3 * comm_wait / static_cast<double>(std::max<int64_t>(1, window_steps));
       if (n_ranks > 1) m["allreduce_wait_ms"] = wait_ms;  // per step: the reduction time not hidden by backward
       metrics << m.dump() << "\n" << std::flush;
@@ -443,7 +443,7 @@ TrainSummary run_training(const TrainOptions& opts) {
       const bool best_loss = val < state.best_val_loss;
       if (best_loss) state.best_val_loss = val;
       bool best = best_loss;
-      nlohmann::json m = {{"step", step}, {"val_loss", val}, {"val_ppl", std::exp(val)}};
+      nlohmann::json m = {{"step", step}, {"val_loss", val}, {"val_ppl", std::exp(val)}, {"tokens", state.tokens}};
       std::string bleu_text;
       if (parallel && cfg.train.eval_bleu) {
         const BleuScore bleu = evaluate_bleu();
@@ -482,9 +482,10 @@ TrainSummary run_training(const TrainOptions& opts) {
      << " tokens, " << format_duration(summary.wall_seconds) << ", best val loss "
      << format_value("%.4f", summary.best_val_loss) << " (ppl " << format_value("%.3f", std::exp(summary.best_val_loss)) << ")"
      << (state.best_val_bleu >= 0 ? ", best val BLEU " + format_value("%.2f", state.best_val_bleu) + " (greedy)" : std::string())
-     << ", last loss "
-     << format_value("%.4f", last_loss) << "; checkpoints in " << run_dir << "/checkpoints";
+     << ", last loss " << format_value("%.4f", last_loss) << "; checkpoints in " << run_dir << "/checkpoints";
   progress.log(os.str());
+  if (root) dir.write_run_info(interrupted ? "interrupted" : "done", num_threads(), n_ranks, {{"steps", state.step},
+      {"tokens", state.tokens}, {"wall_s", state.elapsed}, {"best_val_loss", state.best_val_loss}});
   // No rank leaves before rank 0 has its checkpoint on disk: mpirun ends the whole
   // job as soon as one rank exits with a non-zero code (130 after a signal).
   dist::barrier();

@@ -122,9 +122,8 @@ std::string token_label(const Tokenizer& tokenizer, int32_t id) {
   return text.empty() ? "<unk>" : text;
 }
 
-std::string attention_command(const std::string& checkpoint, const AttentionPlotOptions& o) {
+AttentionPlot attention_plot(const std::string& checkpoint, const AttentionPlotOptions& o) {
   TFM_CHECK(!o.source.empty(), "attention: --source is required");
-  TFM_CHECK(!o.out.empty(), "attention: --out FILE.svg is required");
   LoadedSeq2Seq m = load_seq2seq(checkpoint);
   Seq2SeqModel& model = *m.model;
   const Tokenizer& tok = *m.tokenizer;
@@ -162,10 +161,16 @@ std::string attention_command(const std::string& checkpoint, const AttentionPlot
   if (model.attention_layers() > 1)
     title += ", decoder layer " + std::to_string(o.layer < 0 ? model.attention_layers() - 1 : o.layer);
   if (model.attention_heads() > 1) title += o.head < 0 ? ", mean of heads" : ", head " + std::to_string(o.head);
-  write_file_atomic(o.out, attention_heatmap_svg(weights, tgt_labels, src_labels, title));
-  std::string text = tok.decode(out_ids);
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  return text;
+  AttentionPlot plot{attention_heatmap_svg(weights, tgt_labels, src_labels, title), tok.decode(out_ids)};
+  while (!plot.text.empty() && plot.text.back() == '\n') plot.text.pop_back();
+  return plot;
+}
+
+std::string attention_command(const std::string& checkpoint, const AttentionPlotOptions& o) {
+  TFM_CHECK(!o.out.empty(), "attention: --out FILE.svg is required");
+  AttentionPlot plot = attention_plot(checkpoint, o);
+  write_file_atomic(o.out, plot.svg);
+  return plot.text;
 }
 
 }  // namespace tfm

@@ -42,7 +42,12 @@ struct AttentionPlotOptions {
   int64_t beam = 1;
   std::string out;  // .svg path, written atomically
 };
-// Writes the heatmap; returns the target text it drew.
+// The heatmap (a standalone SVG document) and the target text it drew; options.out is not used.
+struct AttentionPlot {
+  std::string svg, text;
+};
+AttentionPlot attention_plot(const std::string& checkpoint, const AttentionPlotOptions& options);
+// Writes the heatmap to options.out; returns the target text it drew.
 std::string attention_command(const std::string& checkpoint, const AttentionPlotOptions& options);
 
 // The label of one token id on a heatmap axis: its text, or <s>, </s>, <pad>, <unk>.
