@@ -1,7 +1,7 @@
 // Attention forward/backward at the GPT shape of bench_matmul.cpp (batch 8,
 // 6 heads of 64, 256 positions, causal; q|k|v as column chunks of one fused
 // [B, T, 3·384] projection, as the model runs it), with stored and with
-// recomputed softmax weights; embedding lookup and its scatter-add backward;
+// recomputed softmax weights, in fp32 and with bf16 GEMMs; embedding lookup and its scatter-add backward;
 // one AdamW step over the 10.7M parameters of that GPT. Attention reports
 // GFLOP/s (the GEMM bound), the others GB/s (the memory-bandwidth bound).
 #include <cstdint>
@@ -11,6 +11,7 @@
 #include "bench_util.h"
 #include "core/kernels/attention.h"
 #include "core/kernels/embedding.h"
+#include "core/precision.h"
 #include "optim/optimizer.h"
 
 namespace tfm::bench {
@@ -33,6 +34,7 @@ double causal_flops(int gemms) { return gemms * 2.0 * kB * kH * (kT * (kT + 1) /
 
 void BM_attention_forward(benchmark::State& state) {
   const bool store = state.range(0) != 0;
+  const PrecisionScope precision(state.range(1) != 0 ? Precision::BF16 : Precision::F32);
   const AttentionDims d = gpt_dims();
   const AttentionPlan plan = attention_plan(d);
   std::vector<float> qkv = random_floats(kB * kT * 3 * kD), out(kB * kT * kD), P(store ? plan.p_numel(d) : 0);
@@ -45,6 +47,7 @@ void BM_attention_forward(benchmark::State& state) {
 
 void BM_attention_backward(benchmark::State& state) {
   const bool store = state.range(0) != 0;
+  const PrecisionScope precision(state.range(1) != 0 ? Precision::BF16 : Precision::F32);
   const AttentionDims d = gpt_dims();
   const AttentionPlan plan = attention_plan(d);
   std::vector<float> qkv = random_floats(kB * kT * 3 * kD), out(kB * kT * kD), P(plan.p_numel(d));
@@ -121,8 +124,11 @@ void BM_adamw_step(benchmark::State& state) {
   report_gbytes(state, kF * 7.0 * total);  // p, g, m, v read; p, m, v written
 }
 
-BENCHMARK(BM_attention_forward)->ArgName("store_p")->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_attention_backward)->ArgName("store_p")->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond);
+// bf16 1: the GEMMs on bf16 operands (Precision::BF16), as train.precision = bf16 runs them.
+BENCHMARK(BM_attention_forward)->ArgNames({"store_p", "bf16"})->ArgsProduct({{1, 0}, {0, 1}})->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_attention_backward)->ArgNames({"store_p", "bf16"})->ArgsProduct({{1, 0}, {0, 1}})->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_embedding_forward)->Args({2048, 65, 384})->Args({2048, 33278, 256})->UseRealTime();
 BENCHMARK(BM_embedding_backward)->Args({2048, 65, 384})->Args({2048, 33278, 256})->UseRealTime();
 BENCHMARK(BM_adamw_step)->UseRealTime()->Unit(benchmark::kMillisecond);
