@@ -228,7 +228,8 @@ int run_bench(const BenchOptions& o) {
     return loss.item();
   };
   std::printf("tfm bench: %s %s %s, %.2fM params, %lld tokens/step, threads %d, peak %.1f GFLOP/s\n",
-              o.preset.c_str(), o.infer ? "infer" : "train", o.precision.c_str(), n_params / 1e6, static_cast<long long>(tokens_per_step), num_threads(), peak);
+              o.preset.c_str(), o.infer ? "infer" : "train", o.precision.c_str(), n_params / 1e6,
+              static_cast<long long>(tokens_per_step), num_threads(), peak);
   std::fflush(stdout);
   for (int i = 0; i < o.warmup; ++i) step(make_batch());
   std::vector<double> times;

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "tools/build_info.h"
 #include "tools/commands/command.h"
 #include "tools/distributed.h"
 
@@ -24,7 +25,7 @@ namespace {
 std::string version_string() {
   const dnnl_version_t* v = dnnl_version();
   char buf[256];
-  std::snprintf(buf, sizeof buf, "tfm %s (oneDNN %d.%d.%d, OpenMP, %d cores, MPI: %s)", TFM_VERSION, v->major,
+  std::snprintf(buf, sizeof buf, "tfm %s (oneDNN %d.%d.%d, OpenMP, %d cores, MPI: %s)", tfm::build_version(), v->major,
                 v->minor, v->patch, tfm::available_cores(), tfm::dist::compiled_with_mpi() ? "yes" : "no");
   return buf;
 }

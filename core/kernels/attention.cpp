@@ -256,6 +256,8 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const 
   const float keep_scale = d.dropout_p > 0.0f ? 1.0f / (1.0f - d.dropout_p) : 1.0f;
   Tensor scratch = thread_scratch(plan);
   const bool bf16 = bf16_compute();
+  // Q, K, V are rounded again rather than kept from the forward pass: one cheap pass
+  // each, against holding three more activations per layer until the backward pass.
   Tensor q16, k16, v16, do16, scratch16 = thread_scratch_bf16(plan, bf16);
   const Operand q = make_operand(Q, d.ldq, d.batch * d.q_len, H * dh, bf16, q16);
   const Operand k = make_operand(K, d.ldk, d.batch * d.kv_len, H * dh, bf16, k16);

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "tools/progress.h"
 
 namespace tfm::report {
 namespace {
@@ -24,12 +25,6 @@ double percentile(const std::vector<double>& sorted, double q) {
   const size_t i = static_cast<size_t>(pos);
   if (i + 1 >= sorted.size()) return sorted.back();
   return sorted[i] + (pos - static_cast<double>(i)) * (sorted[i + 1] - sorted[i]);
-}
-
-std::string printf_string(const char* format, double v) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
 }
 
 // The value scaled to k, M or G and its suffix, from the magnitude `scale_by`.
@@ -140,7 +135,7 @@ std::string tick_label(double value, double step) {
   const auto [scale, suffix] = si_scale(std::max(std::fabs(value), std::fabs(step)));
   const double scaled_step = std::fabs(step) / scale;
   const int decimals = std::max(0, static_cast<int>(-std::floor(std::log10(scaled_step) + kEps)));
-  std::string digits = printf_string(("%." + std::to_string(decimals) + "f").c_str(), tidy(value / scale));
+  std::string digits = format_value(("%." + std::to_string(decimals) + "f").c_str(), tidy(value / scale));
   if (*suffix && digits.find('.') != std::string::npos) {  // "1.0M" -> "1M"
     while (digits.back() == '0') digits.pop_back();
     if (digits.back() == '.') digits.pop_back();
@@ -151,16 +146,16 @@ std::string tick_label(double value, double step) {
 std::string log_tick_label(double value) {
   if (value >= 1e4) {
     const auto [scale, suffix] = si_scale(value);
-    return printf_string("%g", tidy(value / scale)) + suffix;
+    return format_value("%g", tidy(value / scale)) + suffix;
   }
-  return printf_string("%g", tidy(value));
+  return format_value("%g", tidy(value));
 }
 
 std::string format_count(double value) {
   if (!std::isfinite(value)) return "-";
-  if (std::fabs(value) < 1e4) return printf_string("%.0f", value);
+  if (std::fabs(value) < 1e4) return format_value("%.0f", value);
   const auto [scale, suffix] = si_scale(std::fabs(value));
-  return printf_string("%.3g", value / scale) + suffix;
+  return format_value("%.3g", value / scale) + suffix;
 }
 
 }  // namespace tfm::report

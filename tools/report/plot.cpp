@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "tools/heatmap.h"
+#include "tools/progress.h"
 
 namespace tfm::report {
 namespace {
@@ -17,11 +18,7 @@ constexpr int kDashCount = sizeof kDashes / sizeof kDashes[0];
 constexpr double kLeft = 64, kRight = 16, kTop = 30, kBottom = 44;
 constexpr size_t kMaxPoints = 2000;  // per curve; longer ones are thinned evenly
 
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", v);
-  return buf;
-}
+std::string num(double v) { return format_value("%.1f", v); }
 
 double axis_position(const Axis& a, double v) {
   if (!a.log) return (v - a.lo) / (a.hi - a.lo);
@@ -63,7 +60,10 @@ std::string points(const Frame& f, const Curve& c, bool log_y) {
   std::string out;
   for (size_t k = 0; k < keep.size(); ++k) {
     if (k % stride != 0 && k + 1 != keep.size()) continue;
-    out += (out.empty() ? "" : " ") + num(f.px(c.x[keep[k]])) + "," + num(f.py(c.y[keep[k]]));
+    if (!out.empty()) out += ' ';
+    out += num(f.px(c.x[keep[k]]));
+    out += ',';
+    out += num(f.py(c.y[keep[k]]));
   }
   return out;
 }
