@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
-#include "tools/bleu.h"
+#include "tools/text/bleu.h"
 
 namespace tfm {
 namespace {

@@ -1,7 +1,8 @@
-// Text data (tools/data.h): file and glob expansion, reading, the train/val
+// Text data (tools/data/lm_data.h): file and glob expansion, reading, the train/val
 // split, and batches of random windows whose position is just the
 // generator's (seed, offset), which exact resume relies on.
-#include "tools/data.h"
+#include "tools/data/lm_data.h"
+#include "tools/train/task.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -15,7 +16,8 @@
 #include <vector>
 
 #include "core/error.h"
-#include "tools/train_config.h"
+#include "tools/text/text_files.h"
+#include "tools/train/train_config.h"
 #include "test_util.h"
 
 namespace tfm {

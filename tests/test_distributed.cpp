@@ -28,7 +28,7 @@
 #include "core/safetensors.h"
 #include "models/checkpoint.h"
 #include "test_util.h"
-#include "tools/distributed.h"
+#include "tools/train/distributed.h"
 
 namespace tfm {
 namespace {

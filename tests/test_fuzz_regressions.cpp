@@ -15,7 +15,7 @@
 #include "core/checksum.h"
 #include "fuzz.h"
 #include "test_util.h"
-#include "tools/train_config.h"
+#include "tools/train/train_config.h"
 
 namespace tfm {
 namespace {

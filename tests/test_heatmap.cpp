@@ -3,7 +3,7 @@
 #include <regex>
 
 #include "test_util.h"
-#include "tools/heatmap.h"
+#include "tools/eval/heatmap.h"
 
 namespace tfm {
 namespace {

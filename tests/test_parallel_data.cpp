@@ -6,8 +6,9 @@
 #include <map>
 #include <set>
 
-#include "tools/parallel_data.h"
+#include "tools/data/parallel_data.h"
 #include "test_util.h"
+#include "tools/text/text_files.h"
 
 namespace tfm {
 namespace {

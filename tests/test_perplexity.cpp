@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "models/lm.h"
-#include "tools/lm_commands.h"
+#include "tools/eval/lm_eval.h"
 #include "test_util.h"
 
 namespace tfm {

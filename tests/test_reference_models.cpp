@@ -69,7 +69,7 @@ Tensor ids_tensor(const std::vector<ref::Ids>& rows) {
 }
 
 // Sentence pairs of the given source and target lengths, as the trainer builds them
-// (tools/parallel_data.cpp): source + eos; bos + target → target + eos.
+// (tools/data/parallel_data.cpp): source + eos; bos + target → target + eos.
 std::vector<ref::SentencePair> random_pairs(const std::vector<int64_t>& source_lengths,
                                             const std::vector<int64_t>& target_lengths, int32_t vocab, uint64_t seed) {
   Generator g(seed);
@@ -90,7 +90,7 @@ std::vector<ref::SentencePair> random_pairs(const std::vector<int64_t>& source_l
   return pairs;
 }
 
-// The padded batch of tools/parallel_data.cpp's make_batch: sources padded with
+// The padded batch of tools/data/parallel_data.cpp's make_batch: sources padded with
 // kPad and marked in source_padding, decoder inputs padded with kPad, targets
 // with ignore_index −100.
 Batch padded_batch(const std::vector<ref::SentencePair>& pairs) {

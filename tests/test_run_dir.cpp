@@ -17,10 +17,10 @@
 #include "models/model.h"
 #include "optim/optimizer.h"
 #include "test_util.h"
-#include "tools/build_info.h"
-#include "tools/checkpointer.h"
-#include "tools/run_dir.h"
-#include "tools/train_state.h"
+#include "tools/support/build_info.h"
+#include "tools/train/checkpointer.h"
+#include "tools/train/run_dir.h"
+#include "tools/train/train_state.h"
 
 namespace tfm {
 namespace {

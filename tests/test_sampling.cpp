@@ -2,7 +2,7 @@
 // checkpoint whose next-token logits are a chosen vector at every position,
 // whatever the context, generates many tokens, and a chi-square goodness-of-fit
 // test compares their counts with the distribution that temperature, top-k and
-// top-p promise (tools/lm_commands.h), computed here in double. Tokens the
+// top-p promise (tools/eval/lm_eval.h), computed here in double. Tokens the
 // filters remove must never appear. Seeds are fixed, so nothing is flaky.
 #include <gtest/gtest.h>
 

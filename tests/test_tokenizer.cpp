@@ -1,7 +1,7 @@
-// Tokenizers (tools/tokenizer.h): byte, char, word and sentencepiece
+// Tokenizers (tools/text/tokenizer.h): byte, char, word and sentencepiece
 // round-trips, the errors for text a tokenizer cannot represent, and the JSON
 // description that checkpoints carry.
-#include "tools/tokenizer.h"
+#include "tools/text/tokenizer.h"
 
 #include <gtest/gtest.h>
 

@@ -16,7 +16,7 @@
 #include "core/safetensors.h"
 #include "models/checkpoint.h"
 #include "models/model.h"
-#include "tools/tokenizer.h"
+#include "tools/text/tokenizer.h"
 #include "test_util.h"
 
 namespace tfm {

@@ -13,7 +13,7 @@
 
 #include "models/checkpoint.h"
 #include "test_util.h"
-#include "tools/tokenizer.h"
+#include "tools/text/tokenizer.h"
 
 namespace tfm {
 namespace {

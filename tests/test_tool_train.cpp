@@ -27,7 +27,7 @@
 #include "core/kernels/matmul.h"
 #include "core/safetensors.h"
 #include "models/checkpoint.h"
-#include "tools/lm_commands.h"
+#include "tools/eval/lm_eval.h"
 #include "test_util.h"
 
 namespace tfm {

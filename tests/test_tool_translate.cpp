@@ -16,7 +16,7 @@
 #include "core/config.h"
 #include "core/safetensors.h"
 #include "test_util.h"
-#include "tools/bleu.h"
+#include "tools/text/bleu.h"
 
 namespace tfm {
 namespace {

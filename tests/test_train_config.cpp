@@ -1,7 +1,7 @@
-// The training config (tools/train_config.h): defaults, every kind of error
+// The training config (tools/train/train_config.h): defaults, every kind of error
 // (unknown key with a suggestion, wrong type, out of range, JSON syntax with
 // line:column, missing data.train) and --set overrides under the same checks.
-#include "tools/train_config.h"
+#include "tools/train/train_config.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -98,7 +98,7 @@ double max_abs_difference(const std::map<std::string, Tensor>& a, const std::map
 }
 
 // Gradient accumulation. An LM batch is train.batch_size windows whose offsets are drawn one after the other
-// from one counter-based generator (tools/data.cpp LmData::sample, tools/train_data.h LmTrainData), so the k
+// from one counter-based generator (tools/data/lm_data.cpp LmData::sample, tools/data/train_data.h LmTrainData), so the k
 // micro-batches of B/k windows of a step are exactly the B windows of one big batch, in order. Every window
 // has seq_len targets, so the mean of the k micro-batch means (what grad_accum averages, docs/config.md) is the
 // big batch's per-token mean, and the gradients agree up to float32 summation order: each gradient element is

@@ -13,9 +13,9 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
-#include "tools/build_info.h"
+#include "tools/support/build_info.h"
 #include "tools/commands/command.h"
-#include "tools/distributed.h"
+#include "tools/train/distributed.h"
 
 namespace {
 

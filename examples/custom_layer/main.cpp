@@ -4,7 +4,7 @@
 #include <cstring>
 #include <string>
 
-#include "tools/trainer.h"
+#include "tools/train/trainer.h"
 
 int main(int argc, char** argv) {
   if (argc < 2) {

@@ -6,8 +6,9 @@
 #include <cmath>
 
 #include "fuzz.h"
-#include "tools/bleu.h"
-#include "tools/parallel_data.h"
+#include "tools/text/bleu.h"
+#include "tools/text/text_files.h"
+#include "tools/data/parallel_data.h"
 
 namespace tfm::fuzz {
 

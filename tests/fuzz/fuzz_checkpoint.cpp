@@ -5,7 +5,7 @@
 // loads must describe itself (config()) as a config that rebuilds the same model.
 #include "fuzz.h"
 #include "models/checkpoint.h"
-#include "tools/tokenizer.h"
+#include "tools/text/tokenizer.h"
 
 namespace tfm::fuzz {
 

@@ -10,8 +10,9 @@
 #include <cstring>
 
 #include "fuzz.h"
-#include "tools/parallel_data.h"
-#include "tools/train_data.h"
+#include "tools/text/text_files.h"
+#include "tools/data/parallel_data.h"
+#include "tools/data/train_data.h"
 
 namespace tfm::fuzz {
 namespace {

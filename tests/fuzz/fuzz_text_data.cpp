@@ -5,9 +5,10 @@
 // fraction, batch size. Every batch must be [B, seq_len] of ids inside the
 // vocabulary, the target the input shifted by one.
 #include "fuzz.h"
-#include "tools/data.h"
-#include "tools/train_config.h"
-#include "tools/train_data.h"
+#include "tools/data/lm_data.h"
+#include "tools/train/task.h"
+#include "tools/train/train_config.h"
+#include "tools/data/train_data.h"
 
 namespace tfm::fuzz {
 

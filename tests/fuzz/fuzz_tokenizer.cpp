@@ -6,8 +6,8 @@
 // tfm::Error), give ids inside its vocabulary, and rebuild from its to_json().
 #include "fuzz.h"
 #include "core/config.h"
-#include "tools/sentencepiece_tokenizer.h"
-#include "tools/tokenizer.h"
+#include "tools/text/sentencepiece_tokenizer.h"
+#include "tools/text/tokenizer.h"
 
 namespace tfm::fuzz {
 

@@ -8,7 +8,7 @@
 #include "core/allocator.h"
 #include "fuzz.h"
 #include "models/model.h"
-#include "tools/train_config.h"
+#include "tools/train/train_config.h"
 
 namespace tfm::fuzz {
 

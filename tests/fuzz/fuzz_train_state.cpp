@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "fuzz.h"
-#include "tools/train_state.h"
+#include "tools/train/train_state.h"
 
 namespace tfm::fuzz {
 

@@ -1,10 +1,10 @@
-// tfm attention CHECKPOINT --source S --out FILE.svg: a cross-attention heatmap (tools/translate_commands.h).
+// tfm attention CHECKPOINT --source S --out FILE.svg: a cross-attention heatmap (tools/eval/seq2seq_eval.h).
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "tools/commands/command.h"
-#include "tools/translate_commands.h"
+#include "tools/eval/seq2seq_eval.h"
 
 namespace tfm::cli {
 namespace {

@@ -1,9 +1,10 @@
-// tfm bench: the presets of ../shared/bench/torch_ref.py, or the GEMM ceilings (tools/bench.h).
+// tfm bench: the presets of ../shared/bench/torch_ref.py, or the GEMM ceilings (tools/bench/bench.h).
 #include <cstdio>
 #include <memory>
 
 #include "core/error.h"
-#include "tools/bench.h"
+#include "tools/bench/bench.h"
+#include "tools/support/gemm_peaks.h"
 #include "tools/commands/command.h"
 
 namespace tfm::cli {

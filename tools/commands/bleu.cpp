@@ -1,4 +1,4 @@
-// tfm bleu REFERENCE HYPOTHESIS: sacreBLEU's default corpus BLEU (tools/bleu.h).
+// tfm bleu REFERENCE HYPOTHESIS: sacreBLEU's default corpus BLEU (tools/text/bleu.h).
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -7,9 +7,10 @@
 #include <vector>
 
 #include "core/error.h"
-#include "tools/bleu.h"
+#include "tools/text/bleu.h"
 #include "tools/commands/command.h"
-#include "tools/parallel_data.h"
+#include "tools/text/text_files.h"
+#include "tools/data/parallel_data.h"
 
 namespace tfm::cli {
 namespace {

@@ -1,4 +1,4 @@
-// tfm generate CHECKPOINT: streams sampled text (tools/lm_commands.h).
+// tfm generate CHECKPOINT: streams sampled text (tools/eval/lm_eval.h).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -6,7 +6,7 @@
 
 #include "tools/commands/command.h"
 #include "tools/commands/inference_precision.h"
-#include "tools/lm_commands.h"
+#include "tools/eval/lm_eval.h"
 
 namespace tfm::cli {
 namespace {

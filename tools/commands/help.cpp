@@ -1,10 +1,10 @@
-// tfm help config-keys: every config key (tools/train_config.h).
+// tfm help config-keys: every config key (tools/train/train_config.h).
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "tools/commands/command.h"
-#include "tools/train_config.h"
+#include "tools/train/train_config.h"
 
 namespace tfm::cli {
 namespace {

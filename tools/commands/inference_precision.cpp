@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "core/parallel.h"
-#include "tools/train_precision.h"
+#include "tools/train/train_precision.h"
 
 namespace tfm::cli {
 namespace {

@@ -1,6 +1,6 @@
 #pragma once
 // --precision of perplexity, generate and translate: while alive, the GEMMs run
-// in the chosen precision (tools/train_precision.h) and each weight is converted
+// in the chosen precision (tools/train/train_precision.h) and each weight is converted
 // to bf16 once (the weights never change during inference).
 #include <CLI/CLI.hpp>
 

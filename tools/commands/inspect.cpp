@@ -1,10 +1,10 @@
-// tfm inspect CHECKPOINT (tools/lm_commands.h).
+// tfm inspect CHECKPOINT (tools/eval/lm_eval.h).
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "tools/commands/command.h"
-#include "tools/lm_commands.h"
+#include "tools/eval/lm_eval.h"
 
 namespace tfm::cli {
 namespace {

@@ -1,4 +1,4 @@
-// tfm perplexity CHECKPOINT TEXTFILE | --source SRC --target TGT (tools/lm_commands.h, translate_commands.h).
+// tfm perplexity CHECKPOINT TEXTFILE | --source SRC --target TGT (tools/eval/lm_eval.h, translate_commands.h).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -8,9 +8,10 @@
 #include "core/io.h"
 #include "tools/commands/command.h"
 #include "tools/commands/inference_precision.h"
-#include "tools/lm_commands.h"
-#include "tools/parallel_data.h"
-#include "tools/translate_commands.h"
+#include "tools/eval/lm_eval.h"
+#include "tools/text/text_files.h"
+#include "tools/data/parallel_data.h"
+#include "tools/eval/seq2seq_eval.h"
 
 namespace tfm::cli {
 namespace {

@@ -1,11 +1,11 @@
-// tfm train CONFIG: a run directory from a JSON config (tools/trainer.h).
+// tfm train CONFIG: a run directory from a JSON config (tools/train/trainer.h).
 #include <cmath>
 #include <cstdio>
 #include <memory>
 
 #include "tools/commands/command.h"
-#include "tools/distributed.h"
-#include "tools/trainer.h"
+#include "tools/train/distributed.h"
+#include "tools/train/trainer.h"
 
 namespace tfm::cli {
 namespace {

@@ -1,4 +1,4 @@
-// tfm translate CHECKPOINT: beam search over sentences, one per line (tools/translate_commands.h).
+// tfm translate CHECKPOINT: beam search over sentences, one per line (tools/eval/seq2seq_eval.h).
 #include <iostream>
 #include <memory>
 #include <string>
@@ -6,7 +6,7 @@
 #include "core/parallel.h"
 #include "tools/commands/command.h"
 #include "tools/commands/inference_precision.h"
-#include "tools/translate_commands.h"
+#include "tools/eval/seq2seq_eval.h"
 
 namespace tfm::cli {
 namespace {

@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "core/error.h"
-#include "tools/progress.h"
+#include "tools/support/progress.h"
 
 namespace tfm::report {
 namespace {

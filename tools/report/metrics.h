@@ -1,5 +1,5 @@
 #pragma once
-// Reading a run's metrics.jsonl (tools/trainer.cpp writes it) tolerantly: the
+// Reading a run's metrics.jsonl (tools/train/trainer.cpp writes it) tolerantly: the
 // file of a live run may end in a torn line the trainer is still writing, and
 // an older tfm wrote no "tokens". A line that is not a JSON object with a step
 // is skipped and counted, never fatal.

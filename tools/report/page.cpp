@@ -1,7 +1,7 @@
 #include "tools/report/page.h"
 
-#include "tools/build_info.h"
-#include "tools/heatmap.h"
+#include "tools/support/build_info.h"
+#include "tools/eval/heatmap.h"
 #include "tools/report/plot.h"
 #include "tools/report/table.h"
 

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <sstream>
 
-#include "tools/heatmap.h"
-#include "tools/progress.h"
+#include "tools/eval/heatmap.h"
+#include "tools/support/progress.h"
 
 namespace tfm::report {
 namespace {

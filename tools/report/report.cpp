@@ -5,8 +5,8 @@
 
 #include "core/error.h"
 #include "core/io.h"
-#include "tools/run_dir.h"
-#include "tools/translate_commands.h"
+#include "tools/train/run_dir.h"
+#include "tools/eval/seq2seq_eval.h"
 
 namespace tfm::report {
 namespace fs = std::filesystem;

@@ -6,7 +6,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
-#include "tools/run_dir.h"
+#include "tools/train/run_dir.h"
 
 namespace tfm::report {
 namespace fs = std::filesystem;

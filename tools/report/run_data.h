@@ -10,7 +10,7 @@
 
 namespace tfm::report {
 
-// run.json (tools/run_dir.h). Run directories of a tfm before it have none.
+// run.json (tools/train/run_dir.h). Run directories of a tfm before it have none.
 struct RunInfo {
   bool recorded = false;
   std::string status;  // "running", "done" or "interrupted"

@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <functional>
 
-#include "tools/heatmap.h"
-#include "tools/progress.h"
+#include "tools/eval/heatmap.h"
+#include "tools/support/progress.h"
 #include "tools/report/axis.h"
 #include "tools/report/config_diff.h"
 #include "tools/report/plot.h"
