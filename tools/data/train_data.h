@@ -23,6 +23,9 @@ class TrainData {
   virtual void seek(uint64_t position) = 0;  // back to a saved position
   virtual const std::vector<Batch>& validation() const = 0;
   virtual std::string describe() const = 0;
+  // Passes over the training data so far, for the metrics; negative where the data has no
+  // epochs (random windows).
+  virtual double epoch() const { return -1.0; }
 };
 
 // Language modelling: random windows from a counter-based generator.
@@ -57,6 +60,10 @@ class ParallelTrainData : public TrainData {
   void seek(uint64_t position) override { data_.seek(position); }
   const std::vector<Batch>& validation() const override { return data_.validation(); }
   const ParallelData& data() const { return data_; }
+  // Epochs differ by a batch or two: the count is close, not exact.
+  double epoch() const override {
+    return static_cast<double>(data_.position()) / static_cast<double>(data_.batches_per_epoch());
+  }
   std::string describe() const override {
     return std::to_string(data_.train_pairs()) + " train pairs (" + std::to_string(dropped_) +
            " longer than data.max_len dropped, " + std::to_string(data_.batches_per_epoch()) +

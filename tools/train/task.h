@@ -1,13 +1,36 @@
 #pragma once
-// What a training config trains: its tokenizer, model and data, read from the
-// files it names.
+// What a run trains: a tokenizer, a model and its data. `tfm train` builds one
+// from a config (build_task); a C++ program can fill one with its own model
+// and data and hand it to a Trainer (tools/train/trainer.h).
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "models/model.h"
 #include "tools/data/lm_data.h"
+#include "tools/data/train_data.h"
 #include "tools/text/tokenizer.h"
+#include "tools/train/run_dir.h"
 #include "tools/train/train_config.h"
 
 namespace tfm {
+
+struct Task {
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<Model> model;  // initialised
+  std::unique_ptr<TrainData> data;
+  // Translation: the validation pairs as text, scored with greedy BLEU at each evaluation when
+  // the model is a Seq2SeqModel (empty: no BLEU).
+  std::vector<std::string> bleu_sources, bleu_references;
+};
+
+// From the config's model, tokenizer and data sections. The tokenizer comes from the run or
+// checkpoint resumed (`from`), else it is trained on the training text; the model is created
+// from model (vocab_size 0: the tokenizer's), initialised from train.seed and, for a
+// checkpoint, loaded with its weights; cfg.resolved["model"] receives the model's full config.
+// A missing or unknown model.type fails before any data is read; a model that trains on
+// parallel data needs data.train {source, target}, and the other way round.
+Task build_task(TrainConfig& cfg, const ResumeFrom& from, const RunDir& dir);
 
 // Reads and tokenizes the configured files. When `tokenizer` is null a new one
 // is trained on the training text (config.tokenizer) and returned through it.
