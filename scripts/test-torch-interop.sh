@@ -69,7 +69,7 @@ variants=(
   "lm|--set model.activation=gelu_tanh --set model.attention_window=5"
   "lm|--set model.activation=relu --set tokenizer.type=word --set model.layer_norm_eps=1e-6"
   "lm|--set tokenizer.type=byte --set model.attention_window=7 --set model.norm=post"
-  "lm|--set model.norm=rmsnorm --set model.pos_emb=rope --set model.ffn=swiglu --set model.n_head=4 --set model.n_kv_head=2 --set model.bias=false"
+  "lm|--set model.norm=rmsnorm --set model.pos_emb=rope --set model.ffn=swiglu --set model.n_head=4 --set model.n_kv_head=2 --set model.bias=false --set model.layer_norm_eps=0.1"
   "lm|--set model.norm=rmsnorm --set model.norm_placement=post --set model.pos_emb=sinusoidal --set model.n_head=4 --set model.n_kv_head=1 --set model.attention_window=5 --set model.tie_embeddings=false"
   "lm|--set model.pos_emb=rope --set model.rope_theta=500 --set model.bias=false --set model.activation=relu --set tokenizer.type=word"
   "lm|--set model.pos_emb=none --set model.ffn=swiglu --set model.layer_norm_eps=1e-3"

@@ -12,7 +12,7 @@ Variable scaled_dot_product_attention(const Variable& q, const Variable& k, cons
   TFM_CHECK(k.shape() == v.shape(), "attention: k ", k.shape(), " and v ", v.shape(), " differ");
   const int64_t kv_heads = opt.n_kv_head > 0 ? opt.n_kv_head : opt.n_head;
   TFM_CHECK(q.dim(0) == k.dim(0) && q.dim(2) * kv_heads == k.dim(2) * opt.n_head, "attention: q ", q.shape(),
-            " and k ", k.shape(), " differ in batch or in width (", opt.n_head, " query heads, ", kv_heads,
+            " and k ", k.shape(), " differ in batch or d_model (", opt.n_head, " query heads, ", kv_heads,
             " key/value heads)");
   return scaled_dot_product_attention({q, 0}, {k, 0}, {v, 0}, q.dim(2), opt);
 }
