@@ -10,5 +10,6 @@
 #include "autograd/ops/linear.h"
 #include "autograd/ops/loss.h"
 #include "autograd/ops/norm.h"
+#include "autograd/ops/rope.h"
 #include "autograd/ops/softmax.h"
 #include "autograd/variable.h"

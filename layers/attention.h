@@ -5,8 +5,11 @@
 // Self- and cross-attention, causal and key-padding masks, attention dropout,
 // optional sliding window (local attention, O(T·w)), the attention weights on
 // request, and a key/value cache for incremental decoding.
+#include <memory>
+
 #include "autograd/ops/attention.h"
 #include "layers/basic.h"
+#include "layers/rope.h"
 
 namespace tfm {
 
@@ -17,14 +20,27 @@ struct AttentionMask {
 
 // Keys and values of the positions decoded so far, for incremental decoding.
 struct KVCache {
-  Tensor k, v;         // [batch, capacity, d_model]
+  Tensor k, v;         // [batch, capacity, n_kv_head·d_model/n_head]
   int64_t length = 0;  // positions filled
   void reset() { length = 0; }
 };
 
+// Variants of the projections (the decoder-only LM's modern blocks).
+struct AttentionLayout {
+  // Grouped-query attention (Ainslie et al. 2023): k and v project to n_kv_head
+  // heads of d_model/n_head columns (0: n_head); n_kv_head must divide n_head.
+  int64_t n_kv_head = 0;
+  bool bias = true;  // biases of q, k, v and out
+  // > 0: rotary position embeddings (layers/rope.h) on q and k after the
+  // projections, base rope_theta, table precomputed for rope_positions positions.
+  double rope_theta = 0.0;
+  int64_t rope_positions = 0;
+};
+
 class MultiHeadAttention : public Module {
  public:
-  MultiHeadAttention(int64_t d_model, int64_t n_head, float dropout = 0.0f, int64_t window = 0);
+  MultiHeadAttention(int64_t d_model, int64_t n_head, float dropout = 0.0f, int64_t window = 0,
+                     const AttentionLayout& layout = {});
 
   // query [B, Tq, d]; memory [B, Tk, d] (pass query itself for self-attention).
   // weights, when not null, receives [B, n_head, Tq, Tk].
@@ -35,17 +51,22 @@ class MultiHeadAttention : public Module {
   // Incremental self-attention (no gradient): appends the new positions'
   // keys/values of x [B, Tnew, d] to cache and attends causally over all of them.
   Variable forward_cached(const Variable& x, KVCache& cache, int64_t capacity);
-  // Cross-attention over a memory whose projected keys/values are cached once.
+  // Cross-attention over a memory whose projected keys/values are cached once
+  // (without rotary embeddings).
   Variable forward_cross_cached(const Variable& query, const Variable& memory, KVCache& cache,
                                 const AttentionMask& mask = {});
 
   int64_t n_head() const { return n_head_; }
+  int64_t n_kv_head() const { return n_kv_head_; }
   int64_t window() const { return window_; }
+  const RotaryEmbedding* rotary() const { return rope_.get(); }
 
   Linear q, k, v, out;
 
  private:
-  int64_t n_head_;
+  AttentionOptions options(bool causal) const;
+  int64_t n_head_, n_kv_head_;
+  std::unique_ptr<RotaryEmbedding> rope_;
   float dropout_;
   int64_t window_;
 };

@@ -4,15 +4,15 @@
 
 namespace tfm {
 
-FeedForward::FeedForward(int64_t d_model, int64_t d_ff, Activation activation, float dropout)
-    : fc1(d_model, d_ff), fc2(d_ff, d_model), activation_(activation), dropout_(dropout) {
+FeedForward::FeedForward(int64_t d_model, int64_t d_ff, Activation activation, float dropout, bool bias)
+    : fc1(d_model, d_ff, bias), fc2(d_ff, d_model, bias), activation_(activation), dropout_(dropout) {
   register_module("fc1", fc1);
   register_module("fc2", fc2);
   register_module("dropout", dropout_);  // so that train()/eval() reach it
 }
 
 FeedForward::FeedForward(const LayerContext& ctx, const nlohmann::json& options)
-    : FeedForward(ctx.d_model, ctx.d_ff, ctx.activation, ctx.dropout) {
+    : FeedForward(ctx.d_model, ctx.d_ff, ctx.activation, ctx.dropout, ctx.bias) {
   TFM_CHECK(options.is_null() || options.empty(), "layer \"feed_forward\" takes no options, found ",
             options.dump());
 }

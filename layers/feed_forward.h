@@ -8,7 +8,7 @@ namespace tfm {
 
 class FeedForward : public SequenceLayer {
  public:
-  FeedForward(int64_t d_model, int64_t d_ff, Activation activation, float dropout = 0.0f);
+  FeedForward(int64_t d_model, int64_t d_ff, Activation activation, float dropout = 0.0f, bool bias = true);
   // Registry constructor: accepts no options.
   FeedForward(const LayerContext& context, const nlohmann::json& options);
   Variable forward(const Variable& x) override;

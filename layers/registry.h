@@ -28,6 +28,7 @@ struct LayerContext {
   int64_t d_ff = 0;
   Activation activation = Activation::Gelu;
   float dropout = 0.0f;
+  bool bias = true;  // false: the model's Linear layers have no bias (a layer may honour it)
 };
 
 using LayerFactory =

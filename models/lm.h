@@ -1,22 +1,34 @@
 #pragma once
-// Decoder-only Transformer language model (GPT-style): token + learned
-// position embeddings, n_layer blocks (pre-LN: x += attn(ln1(x)); x += ffn(ln2(x));
-// post-LN: x = ln1(x + attn(x)); x = ln2(x + ffn(x))), final LayerNorm ln_f,
-// output head tied to the token embedding or separate (no bias).
+// Decoder-only Transformer language model (GPT-style, with the modern blocks
+// of LLaMA-like models as options): token embedding plus learned, sinusoidal,
+// rotary (inside attention) or no position encoding; n_layer blocks (pre-norm:
+// x += attn(ln1(x)); x += ffn(ln2(x)); post-norm: x = ln1(x + attn(x));
+// x = ln2(x + ffn(x))) with LayerNorm or RMSNorm, multi-head or grouped-query
+// attention and a registered feed-forward layer (feed_forward, swiglu, ...);
+// a final norm ln_f; output head tied to the token embedding or separate (no bias).
 #include <memory>
 #include <vector>
 
 #include "layers/attention.h"
 #include "layers/basic.h"
+#include "layers/norm.h"
 #include "layers/registry.h"
 #include "models/model.h"
 
 namespace tfm {
 
+enum class PositionEncoding { Learned, Sinusoidal, Rope, None };
+
 struct LmConfig {
   int64_t n_layer = 4, n_head = 4, d_model = 128, d_ff = 512, seq_len = 64, vocab_size = 0;
+  int64_t n_kv_head = 0;  // grouped-query attention: key/value heads, dividing n_head (0: n_head)
+  int64_t kv_heads() const { return n_kv_head > 0 ? n_kv_head : n_head; }
   Activation activation = Activation::Gelu;
-  bool pre_norm = true;  // "norm": "pre" | "post"
+  NormType norm = NormType::LayerNorm;  // "norm": "layernorm" | "rmsnorm" | {"type": ..., "eps": ...}
+  bool pre_norm = true;                 // "norm_placement": "pre" | "post" (legacy: "norm": "pre" | "post")
+  PositionEncoding pos_emb = PositionEncoding::Learned;
+  double rope_theta = 10000.0;  // base of the rotary angles (pos_emb "rope")
+  bool bias = true;             // biases of every Linear and norm (the head has none either way)
   bool tie_embeddings = true;
   double dropout = 0.0;
   double layer_norm_eps = 1e-5;
@@ -35,9 +47,9 @@ class LmBlock : public Module {
   Variable forward(const Variable& x);
   Variable forward_cached(const Variable& x, KVCache& cache, int64_t capacity);
 
-  LayerNorm ln1;
+  Norm ln1;
   MultiHeadAttention attn;
-  LayerNorm ln2;
+  Norm ln2;
   std::unique_ptr<SequenceLayer> ffn;
 
  private:
@@ -63,13 +75,17 @@ class LanguageModel : public Model {
   // appended after the positions already in the caches (one per block).
   Variable forward_cached(const Tensor& ids, std::vector<KVCache>& caches);
 
-  Embedding tok_emb, pos_emb;
+  Embedding tok_emb;
+  std::unique_ptr<Embedding> pos_emb;  // pos_emb "learned" only
   std::vector<std::unique_ptr<LmBlock>> blocks;
-  LayerNorm ln_f;
+  Norm ln_f;
   std::unique_ptr<Linear> head;  // null when tied
 
  private:
   Variable logits(const Variable& hidden) const;
+  // Token plus absolute position encoding of ids [B, n] at positions start … start + n − 1.
+  Variable embed(const Tensor& ids, int64_t start) const;
+  Tensor sinusoids_;  // [seq_len, d_model], pos_emb "sinusoidal" only
   LmConfig config_;
   Dropout emb_dropout_;
 };

@@ -3,7 +3,8 @@
 # scripts/torch_interop.py (PyTorch models written from docs/checkpoint-format.md, strict loading,
 # mean per-token NLL within a relative 2e-4 of tfm's):
 # - lm: pre/post-LN, tied/untied, gelu/gelu_tanh/relu, global/local attention, char/word/byte tokens,
-#   on a held-out text (`tfm perplexity CHECKPOINT TEXT`);
+#   and the modern blocks (RMSNorm, rotary/sinusoidal/no positions, SwiGLU, grouped-query and
+#   multi-query attention, no biases), on a held-out text (`tfm perplexity CHECKPOINT TEXT`);
 # - transformer: post-/pre-LN, shared/separate source and target embeddings, tied/untied output,
 #   relu/gelu/gelu_tanh, unequal encoder and decoder depths;
 # - rnn-attention: dot/general/concat scores, global/local-m/local-p/none, with and without input feeding,
@@ -68,6 +69,10 @@ variants=(
   "lm|--set model.activation=gelu_tanh --set model.attention_window=5"
   "lm|--set model.activation=relu --set tokenizer.type=word --set model.layer_norm_eps=1e-6"
   "lm|--set tokenizer.type=byte --set model.attention_window=7 --set model.norm=post"
+  "lm|--set model.norm=rmsnorm --set model.pos_emb=rope --set model.ffn=swiglu --set model.n_head=4 --set model.n_kv_head=2 --set model.bias=false --set model.layer_norm_eps=0.1"
+  "lm|--set model.norm=rmsnorm --set model.norm_placement=post --set model.pos_emb=sinusoidal --set model.n_head=4 --set model.n_kv_head=1 --set model.attention_window=5 --set model.tie_embeddings=false"
+  "lm|--set model.pos_emb=rope --set model.rope_theta=500 --set model.bias=false --set model.activation=relu --set tokenizer.type=word"
+  "lm|--set model.pos_emb=none --set model.ffn=swiglu --set model.layer_norm_eps=1e-3"
   "transformer|"
   "transformer|--set model.norm=pre --set model.activation=gelu --set model.n_decoder_layers=1 --set model.tie_embeddings=false --set model.layer_norm_eps=1e-6"
   "transformer|--set model.share_embeddings=false --set model.tie_embeddings=false --set model.activation=gelu_tanh"

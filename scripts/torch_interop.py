@@ -48,17 +48,85 @@ def read_safetensors(path):
     return tensors, meta
 
 
-class Attention(nn.Module):
-    def __init__(self, d, n_head, window):
+def lm_norm_settings(c):
+    """(norm type, eps, pre-norm) of an lm config; "norm": "pre" | "post" is the legacy placement."""
+    norm, eps, placement = c.get("norm", "layernorm"), c["layer_norm_eps"], "pre"
+    if isinstance(norm, dict):
+        norm, eps = norm.get("type", "layernorm"), norm.get("eps", eps)
+    elif norm in ("pre", "post"):
+        norm, placement = "layernorm", norm
+    return norm, eps, c.get("norm_placement", placement) == "pre"
+
+
+class RMSNorm(nn.Module):
+    """x / sqrt(mean(x^2) + eps) * weight (+ bias), Zhang & Sennrich 2019 (nn.RMSNorm without bias)."""
+
+    def __init__(self, d, eps, bias):
         super().__init__()
-        self.n_head, self.window = n_head, window
-        self.q, self.k, self.v, self.out = (nn.Linear(d, d) for _ in range(4))
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+        self.bias = nn.Parameter(torch.zeros(d)) if bias else None
+
+    def forward(self, x):
+        y = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+        return y + self.bias if self.bias is not None else y
+
+
+class LayerNormWithoutBias(nn.Module):
+    """nn.LayerNorm(d, bias=False) of PyTorch >= 2.1, also on older releases."""
+
+    def __init__(self, d, eps):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+
+    def forward(self, x):
+        return F.layer_norm(x, (x.shape[-1],), self.weight, None, self.eps)
+
+
+def make_norm(c):
+    kind, eps, _ = lm_norm_settings(c)
+    bias = c.get("bias", True)
+    if kind == "rmsnorm":
+        return RMSNorm(c["d_model"], eps, bias)
+    return nn.LayerNorm(c["d_model"], eps=eps) if bias else LayerNormWithoutBias(c["d_model"], eps)
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def rope_cos_sin(T, dh, theta):
+    """Hugging Face LLaMA / GPT-NeoX rotary tables: angle(t, i) = t * theta^(-2i/dh), halves repeated."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, dh, 2, dtype=torch.float64) / dh))
+    angles = torch.arange(T, dtype=torch.float64)[:, None] * inv_freq[None, :]
+    emb = torch.cat((angles, angles), dim=-1)
+    return emb.cos().float(), emb.sin().float()
+
+
+class Attention(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d, bias = c["d_model"], c.get("bias", True)
+        self.n_head, self.window = c["n_head"], c["attention_window"]
+        self.n_kv_head = c.get("n_kv_head", self.n_head)
+        self.rope_theta = c.get("rope_theta", 10000.0) if c.get("pos_emb", "learned") == "rope" else None
+        d_kv = d // self.n_head * self.n_kv_head
+        self.q, self.out = nn.Linear(d, d, bias=bias), nn.Linear(d, d, bias=bias)
+        self.k, self.v = nn.Linear(d, d_kv, bias=bias), nn.Linear(d, d_kv, bias=bias)
 
     def forward(self, x):
         B, T, d = x.shape
-        h, dh = self.n_head, d // self.n_head
+        h, hk, dh = self.n_head, self.n_kv_head, d // self.n_head
         # head h uses columns h*dh .. (h+1)*dh-1 of each projection
-        q, k, v = (p(x).view(B, T, h, dh).transpose(1, 2) for p in (self.q, self.k, self.v))
+        q = self.q(x).view(B, T, h, dh).transpose(1, 2)
+        k, v = (p(x).view(B, T, hk, dh).transpose(1, 2) for p in (self.k, self.v))
+        if self.rope_theta is not None:
+            cos, sin = rope_cos_sin(T, dh, self.rope_theta)
+            q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        # grouped-query: query head i reads key/value head i // (h // hk)
+        k, v = k.repeat_interleave(h // hk, dim=1), v.repeat_interleave(h // hk, dim=1)
         scores = q @ k.transpose(-1, -2) / math.sqrt(dh)
         i = torch.arange(T).view(T, 1)
         j = torch.arange(T).view(1, T)
@@ -71,23 +139,43 @@ class Attention(nn.Module):
 
 
 class FeedForward(nn.Module):
-    def __init__(self, d, d_ff, activation):
+    def __init__(self, d, d_ff, activation, bias=True):
         super().__init__()
-        self.fc1, self.fc2 = nn.Linear(d, d_ff), nn.Linear(d_ff, d)
+        self.fc1, self.fc2 = nn.Linear(d, d_ff, bias=bias), nn.Linear(d_ff, d, bias=bias)
         self.act = {"gelu": nn.GELU(), "gelu_tanh": nn.GELU(approximate="tanh"), "relu": nn.ReLU()}[activation]
 
     def forward(self, x):
         return self.fc2(self.act(self.fc1(x)))
 
 
+class SwiGLU(nn.Module):
+    """down(silu(gate(x)) * up(x)) (Shazeer 2020, LLaMA's MLP)."""
+
+    def __init__(self, d, d_ff, bias=True):
+        super().__init__()
+        self.gate, self.up = nn.Linear(d, d_ff, bias=bias), nn.Linear(d, d_ff, bias=bias)
+        self.down = nn.Linear(d_ff, d, bias=bias)
+
+    def forward(self, x):
+        return self.down(F.silu(self.gate(x)) * self.up(x))
+
+
+def ffn_type(c):
+    ffn = c.get("ffn", "feed_forward")
+    return ffn["type"] if isinstance(ffn, dict) else ffn
+
+
 class Block(nn.Module):
     def __init__(self, c):
         super().__init__()
-        d, eps = c["d_model"], c["layer_norm_eps"]
-        self.pre = c["norm"] == "pre"
-        self.ln1, self.ln2 = nn.LayerNorm(d, eps=eps), nn.LayerNorm(d, eps=eps)
-        self.attn = Attention(d, c["n_head"], c["attention_window"])
-        self.ffn = FeedForward(d, c["d_ff"], c["activation"])
+        d, bias = c["d_model"], c.get("bias", True)
+        self.pre = lm_norm_settings(c)[2]
+        self.ln1, self.ln2 = make_norm(c), make_norm(c)
+        self.attn = Attention(c)
+        if ffn_type(c) == "swiglu":
+            self.ffn = SwiGLU(d, c["d_ff"], bias)
+        else:
+            self.ffn = FeedForward(d, c["d_ff"], c["activation"], bias)
 
     def forward(self, x):
         if self.pre:
@@ -97,19 +185,36 @@ class Block(nn.Module):
         return self.ln2(x + self.ffn(x))
 
 
+def sinusoids(T, d):
+    """PE[t, 2i] = sin(t * 10000^(-2i/d)), PE[t, 2i+1] = cos(...), in double, rounded to float32."""
+    t = torch.arange(T, dtype=torch.float64)[:, None]
+    c = torch.arange(d)
+    angles = t * torch.pow(10000.0, -(c - c % 2).double() / d)[None, :]
+    return torch.where(c % 2 == 0, angles.sin(), angles.cos()).float()
+
+
 class LM(nn.Module):
     def __init__(self, c):
         super().__init__()
         V, d = c["vocab_size"], c["d_model"]
-        self.tok_emb, self.pos_emb = nn.Embedding(V, d), nn.Embedding(c["seq_len"], d)
+        self.pos_kind = c.get("pos_emb", "learned")
+        self.tok_emb = nn.Embedding(V, d)
+        if self.pos_kind == "learned":
+            self.pos_emb = nn.Embedding(c["seq_len"], d)
+        elif self.pos_kind == "sinusoidal":
+            self.register_buffer("sinusoids", sinusoids(c["seq_len"], d), persistent=False)
         self.blocks = nn.ModuleList(Block(c) for _ in range(c["n_layer"]))
-        self.ln_f = nn.LayerNorm(d, eps=c["layer_norm_eps"])
+        self.ln_f = make_norm(c)
         self.tied = c["tie_embeddings"]
         if not self.tied:
             self.head = nn.Linear(d, V, bias=False)
 
     def forward(self, ids):
-        x = self.tok_emb(ids) + self.pos_emb(torch.arange(ids.shape[1]))
+        x = self.tok_emb(ids)
+        if self.pos_kind == "learned":
+            x = x + self.pos_emb(torch.arange(ids.shape[1]))
+        elif self.pos_kind == "sinusoidal":
+            x = x + self.sinusoids[: ids.shape[1]]
         for b in self.blocks:
             x = b(x)
         x = self.ln_f(x)
@@ -252,7 +357,7 @@ def main():
     # The models are tiny: a second thread only adds synchronisation (3x slower measured on a shared 2-core machine).
     torch.set_num_threads(1)
     if config["type"] == "lm":
-        assert config.get("ffn", "feed_forward") == "feed_forward", "custom ffn layers are not described here"
+        assert ffn_type(config) in ("feed_forward", "swiglu"), "custom ffn layers are not described here"
         ok = check_lm(args, config, tokenizer, tensors)
     else:
         ok = check_seq2seq(args, config, tokenizer, tensors)

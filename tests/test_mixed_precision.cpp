@@ -433,5 +433,17 @@ TEST(ModelsBf16, LmAndTransformerFollowFp32LossAndGradients) {
                     {"seq_len", 24}, {"vocab_size", 50}, {"dropout", 0.0}});
 }
 
+TEST(ModelsBf16, LmWithTheModernBlocksFollowsFp32LossAndGradients) {
+  SKIP_WITHOUT_AVX512();
+  // RMSNorm, rotary positions, SwiGLU, 2 key/value heads for 4 query heads, no biases.
+  check_model_bf16({{"type", "lm"}, {"n_layer", 2}, {"n_head", 4}, {"n_kv_head", 2}, {"d_model", 32}, {"d_ff", 64},
+                    {"seq_len", 24}, {"vocab_size", 50}, {"norm", "rmsnorm"}, {"pos_emb", "rope"},
+                    {"ffn", "swiglu"}, {"bias", false}});
+  // Post-norm RMSNorm with biases, sinusoidal positions, multi-query local attention.
+  check_model_bf16({{"type", "lm"}, {"n_layer", 2}, {"n_head", 4}, {"n_kv_head", 1}, {"d_model", 32}, {"d_ff", 64},
+                    {"seq_len", 24}, {"vocab_size", 50}, {"norm", "rmsnorm"}, {"norm_placement", "post"},
+                    {"pos_emb", "sinusoidal"}, {"attention_window", 6}});
+}
+
 }  // namespace
 }  // namespace tfm

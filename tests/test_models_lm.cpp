@@ -70,10 +70,16 @@ TEST(LmConfig, ToJsonHoldsEveryKeyAndRoundTrips) {
   const nlohmann::json j = c.to_json();
   std::set<std::string> keys;
   for (auto& [k, v] : j.items()) keys.insert(k);
-  EXPECT_EQ(keys, (std::set<std::string>{"type", "n_layer", "n_head", "d_model", "d_ff", "seq_len", "vocab_size",
-                                         "activation", "norm", "tie_embeddings", "dropout", "layer_norm_eps",
+  EXPECT_EQ(keys, (std::set<std::string>{"type", "n_layer", "n_head", "n_kv_head", "d_model", "d_ff", "seq_len",
+                                         "vocab_size", "activation", "norm", "norm_placement", "pos_emb",
+                                         "rope_theta", "bias", "tie_embeddings", "dropout", "layer_norm_eps",
                                          "attention_window", "ffn"}));
-  EXPECT_EQ(j["norm"], "post");
+  // The legacy "norm": "post" is written in the new form: a norm type and its placement.
+  EXPECT_EQ(j["norm"], "layernorm");
+  EXPECT_EQ(j["norm_placement"], "post");
+  EXPECT_EQ(j["n_kv_head"], 2);
+  EXPECT_EQ(j["pos_emb"], "learned");
+  EXPECT_EQ(j["bias"], true);
   EXPECT_EQ(j["tie_embeddings"], false);
   EXPECT_EQ(j["attention_window"], 3);
   EXPECT_EQ(j["activation"], "relu");

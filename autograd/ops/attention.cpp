@@ -10,24 +10,33 @@ Variable scaled_dot_product_attention(const Variable& q, const Variable& k, cons
   TFM_CHECK(q.shape().ndim() == 3 && k.shape().ndim() == 3 && v.shape().ndim() == 3,
             "attention: q, k, v must be [batch, len, d_model], found ", q.shape(), ", ", k.shape(), ", ", v.shape());
   TFM_CHECK(k.shape() == v.shape(), "attention: k ", k.shape(), " and v ", v.shape(), " differ");
-  TFM_CHECK(q.dim(0) == k.dim(0) && q.dim(2) == k.dim(2), "attention: q ", q.shape(), " and k ", k.shape(),
-            " differ in batch or d_model");
+  const int64_t kv_heads = opt.n_kv_head > 0 ? opt.n_kv_head : opt.n_head;
+  TFM_CHECK(q.dim(0) == k.dim(0) && q.dim(2) * kv_heads == k.dim(2) * opt.n_head, "attention: q ", q.shape(),
+            " and k ", k.shape(), " differ in batch or d_model (", opt.n_head, " query heads, ", kv_heads,
+            " key/value heads)");
   return scaled_dot_product_attention({q, 0}, {k, 0}, {v, 0}, q.dim(2), opt);
 }
 
 Variable scaled_dot_product_attention(const AttentionInput& qi, const AttentionInput& ki, const AttentionInput& vi,
                                       int64_t d_model, const AttentionOptions& opt) {
   const Variable &q = qi.source, &k = ki.source, &v = vi.source;
-  for (const AttentionInput* in : {&qi, &ki, &vi})
-    TFM_CHECK(in->source.shape().ndim() == 3 && in->column >= 0 && in->column + d_model <= in->source.dim(2),
-              "attention: columns [", in->column, ", ", in->column + d_model, ") do not fit in ", in->source.shape());
-  TFM_CHECK(k.dim(0) == q.dim(0) && v.dim(0) == q.dim(0) && k.dim(1) == v.dim(1), "attention: q ", q.shape(),
-            ", k ", k.shape(), " and v ", v.shape(), " differ in batch or key length");
   TFM_CHECK(opt.n_head > 0 && d_model % opt.n_head == 0, "attention: d_model ", d_model,
             " is not divisible by n_head ", opt.n_head);
+  const int64_t kv_heads = opt.n_kv_head > 0 ? opt.n_kv_head : opt.n_head;
+  TFM_CHECK(opt.n_kv_head >= 0 && opt.n_head % kv_heads == 0, "attention: n_kv_head = ", opt.n_kv_head,
+            " does not divide n_head = ", opt.n_head);
+  const int64_t kv_width = d_model / opt.n_head * kv_heads;
+  for (const AttentionInput* in : {&qi, &ki, &vi}) {
+    const int64_t width = in == &qi ? d_model : kv_width;
+    TFM_CHECK(in->source.shape().ndim() == 3 && in->column >= 0 && in->column + width <= in->source.dim(2),
+              "attention: columns [", in->column, ", ", in->column + width, ") do not fit in ", in->source.shape());
+  }
+  TFM_CHECK(k.dim(0) == q.dim(0) && v.dim(0) == q.dim(0) && k.dim(1) == v.dim(1), "attention: q ", q.shape(),
+            ", k ", k.shape(), " and v ", v.shape(), " differ in batch or key length");
   AttentionDims d;
   d.batch = q.dim(0);
   d.n_head = opt.n_head;
+  d.n_kv_head = kv_heads;
   d.q_len = q.dim(1);
   d.kv_len = k.dim(1);
   d.head_dim = d_model / opt.n_head;

@@ -6,6 +6,7 @@ namespace tfm {
 
 struct AttentionOptions {
   int64_t n_head = 1;
+  int64_t n_kv_head = 0;  // K/V heads (grouped-query attention), dividing n_head; 0: n_head
   bool causal = false;
   int64_t window = 0;     // 0: global; see core/kernels/attention.h for the exact window rule
   int64_t q_offset = 0;   // position of the first query (incremental decoding)
@@ -27,12 +28,14 @@ struct AttentionOptions {
 
 inline constexpr int64_t kAttentionStoreLimitBytes = int64_t{64} << 20;
 
-// Multi-head scaled dot-product attention: q [B, Tq, d], k and v [B, Tk, d],
-// heads as contiguous chunks of d/n_head columns → [B, Tq, d] (heads concatenated).
+// Multi-head scaled dot-product attention: q [B, Tq, d], k and v [B, Tk, d_kv]
+// (d_kv = d·n_kv_head/n_head), heads as contiguous chunks of d/n_head columns
+// → [B, Tq, d] (heads concatenated).
 Variable scaled_dot_product_attention(const Variable& q, const Variable& k, const Variable& v,
                                       const AttentionOptions& options);
 
-// The same, reading q, k and v as d_model columns starting at `column` of wider
+// The same, reading q as d_model columns and k, v as d_model·n_kv_head/n_head
+// columns starting at `column` of wider
 // tensors, as a fused projection produces them ([B, T, 3·d_model] for q|k|v):
 // no copies, and the gradients land in the same columns of the sources' gradients.
 struct AttentionInput {

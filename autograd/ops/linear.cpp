@@ -65,6 +65,18 @@ void accumulate_bias_parts(const std::vector<const float*>& db_ptrs, const float
   }
 }
 
+const float* bias_or_null(const Variable& b) { return b.defined() ? b.data().data() : nullptr; }
+
+// Rows of out (stride total) start as bias b (width columns), or zeros without one.
+void fill_bias_part(float* out, const float* b, int64_t rows, int64_t width, int64_t total) {
+  for (int64_t r = 0; r < rows; ++r) {
+    if (b)
+      std::copy(b, b + width, out + r * total);
+    else
+      std::fill(out + r * total, out + r * total + width, 0.0f);
+  }
+}
+
 std::vector<const float*> grad_ptrs(const std::vector<Variable>& vs) {
   std::vector<const float*> out;
   for (const Variable& v : vs) out.push_back(grad_ptr(v));
@@ -96,8 +108,7 @@ Variable linear_concat_bf16(const Variable& x, const std::vector<Variable>& weig
   }
   for (size_t i = 0; i < n; ++i) {
     float* o = out.data() + offsets[i];
-    const float* b = biases[i].data().data();
-    for (int64_t r = 0; r < rows; ++r) std::copy(b, b + widths[i], o + r * total);
+    fill_bias_part(o, bias_or_null(biases[i]), rows, widths[i], total);
     if (!w_whole) gemm_bf16(false, true, rows, widths[i], n_in, 1.0f, as_bf16(xb), n_in, part[i], n_in, 1.0f, o, total);
   }
   if (w_whole) gemm_bf16(false, true, rows, total, n_in, 1.0f, as_bf16(xb), n_in, part[0], n_in, 1.0f, out.data(), total);
@@ -138,8 +149,8 @@ Variable linear_concat(const Variable& x, const std::vector<Variable>& weights, 
     const Variable& w = weights[i];
     TFM_CHECK(w.shape().ndim() == 2 && w.dim(1) == n_in, "linear_concat: weight ", i, " ", w.shape(),
               " does not match input ", x.shape());
-    TFM_CHECK(biases[i].defined() && biases[i].shape() == Shape({w.dim(0)}), "linear_concat: bias ", i,
-              " must be [", w.dim(0), "]");
+    TFM_CHECK(!biases[i].defined() || biases[i].shape() == Shape({w.dim(0)}), "linear_concat: bias ", i,
+              " must be [", w.dim(0), "] or undefined");
     offsets.push_back(total);
     widths.push_back(w.dim(0));
     w_sizes.push_back(w.numel());
@@ -155,14 +166,15 @@ Variable linear_concat(const Variable& x, const std::vector<Variable>& weights, 
   std::vector<const float*> w_ptrs, b_ptrs;
   for (size_t i = 0; i < weights.size(); ++i) {
     w_ptrs.push_back(weights[i].data().data());
-    b_ptrs.push_back(biases[i].data().data());
+    b_ptrs.push_back(bias_or_null(biases[i]));
   }
-  if (back_to_back(w_ptrs, w_sizes) && back_to_back(b_ptrs, widths)) {
+  const bool no_bias = std::all_of(b_ptrs.begin(), b_ptrs.end(), [](const float* b) { return b == nullptr; });
+  if (back_to_back(w_ptrs, w_sizes) && (no_bias || back_to_back(b_ptrs, widths))) {
     linear_forward(out.data(), x.data().data(), w_ptrs[0], b_ptrs[0], rows, n_in, total);
   } else {
     for (size_t i = 0; i < weights.size(); ++i) {
       float* o = out.data() + offsets[i];
-      for (int64_t r = 0; r < rows; ++r) std::copy(b_ptrs[i], b_ptrs[i] + widths[i], o + r * total);
+      fill_bias_part(o, b_ptrs[i], rows, widths[i], total);
       gemm(false, true, rows, widths[i], n_in, 1.0f, x.data().data(), n_in, w_ptrs[i], n_in, 1.0f, o, total);
     }
   }

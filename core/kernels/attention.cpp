@@ -176,9 +176,13 @@ AttentionPlan attention_plan(const AttentionDims& d) {
   TFM_CHECK(d.batch > 0 && d.n_head > 0 && d.q_len > 0 && d.kv_len > 0 && d.head_dim > 0,
             "attention: sizes must be positive: batch=", d.batch, " n_head=", d.n_head, " q_len=", d.q_len,
             " kv_len=", d.kv_len, " head_dim=", d.head_dim);
-  const int64_t width_needed = d.n_head * d.head_dim;
-  TFM_CHECK(d.ldq >= width_needed && d.ldk >= width_needed && d.ldv >= width_needed && d.ldo >= width_needed,
-            "attention: row strides must hold n_head·head_dim = ", width_needed, " columns");
+  const int64_t kv_heads = d.n_kv_head > 0 ? d.n_kv_head : d.n_head;
+  TFM_CHECK(d.n_kv_head >= 0 && d.n_head % kv_heads == 0, "attention: n_kv_head = ", d.n_kv_head,
+            " does not divide n_head = ", d.n_head);
+  const int64_t width_needed = d.n_head * d.head_dim, kv_width = kv_heads * d.head_dim;
+  TFM_CHECK(d.ldq >= width_needed && d.ldo >= width_needed && d.ldk >= kv_width && d.ldv >= kv_width,
+            "attention: row strides must hold n_head·head_dim = ", width_needed, " columns (Q, O) and n_kv_head·head_dim = ",
+            kv_width, " (K, V)");
   TFM_CHECK(d.window >= 0, "attention: window must be >= 0, found ", d.window);
   TFM_CHECK(d.dropout_p >= 0.0f && d.dropout_p < 1.0f, "attention: dropout must be in [0, 1), found ", d.dropout_p);
   AttentionPlan plan;
@@ -204,13 +208,14 @@ void attention_forward_impl(OT* O, float* P, const float* Q, const float* K, con
   const bool bf16 = bf16_compute();
   Tensor q16, k16, v16, scratch16 = thread_scratch_bf16(plan, bf16);
   const Operand q = make_operand(Q, d.ldq, d.batch * d.q_len, H * dh, bf16, q16);
-  const Operand k = make_operand(K, d.ldk, d.batch * d.kv_len, H * dh, bf16, k16);
-  const Operand v = make_operand(V, d.ldv, d.batch * d.kv_len, H * dh, bf16, v16);
+  const int64_t group = H / plan.kv_heads(d);  // query heads per K/V head
+  const Operand k = make_operand(K, d.ldk, d.batch * d.kv_len, H / group * dh, bf16, k16);
+  const Operand v = make_operand(V, d.ldv, d.batch * d.kv_len, H / group * dh, bf16, v16);
   const bool parallel = d.batch * H * d.q_len * W * dh > kParallelMinWork;
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) if (parallel)
   for (int64_t bh = 0; bh < d.batch * H; ++bh) {
     for (int64_t blk = 0; blk < plan.n_blocks; ++blk) {
-      const int64_t b = bh / H, h = bh % H;
+      const int64_t b = bh / H, h = bh % H, kh = h / group;
       const int64_t q0 = blk * BQ, q1 = std::min(d.q_len, q0 + BQ), nq = q1 - q0;
       const int64_t k0 = plan.key_begin(d, blk), k1 = plan.key_end(d, blk), nk = k1 - k0;
       float* slots = scratch.data() + omp_get_thread_num() * kScratchSlots * BQ * W;
@@ -221,7 +226,7 @@ void attention_forward_impl(OT* O, float* P, const float* Q, const float* K, con
         for (int64_t i = 0; i < nq; ++i) std::memset(Ob + i * d.ldo, 0, dh * sizeof(OT));
         continue;
       }
-      block_weights(Pb, q.at(b * d.q_len + q0, h * dh), k.at(b * d.kv_len + k0, h * dh), d, plan, b, q0, nq, k0, nk,
+      block_weights(Pb, q.at(b * d.q_len + q0, h * dh), k.at(b * d.kv_len + k0, kh * dh), d, plan, b, q0, nq, k0, nk,
                     scale);
       const float* Pv = Pb;
       if (d.dropout_p > 0.0f) {
@@ -231,7 +236,7 @@ void attention_forward_impl(OT* O, float* P, const float* Q, const float* K, con
         Pv = Pd;
       }
       gemm_view(false, false, nq, dh, nk, 1.0f, block_view(Pv, nq, nk, W, thread_bf16(scratch16, plan)),
-                v.at(b * d.kv_len + k0, h * dh), 0.0f, Ob, d.ldo);
+                v.at(b * d.kv_len + k0, kh * dh), 0.0f, Ob, d.ldo);
     }
   }
 }
@@ -260,23 +265,26 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const 
   // each, against holding three more activations per layer until the backward pass.
   Tensor q16, k16, v16, do16, scratch16 = thread_scratch_bf16(plan, bf16);
   const Operand q = make_operand(Q, d.ldq, d.batch * d.q_len, H * dh, bf16, q16);
-  const Operand k = make_operand(K, d.ldk, d.batch * d.kv_len, H * dh, bf16, k16);
-  const Operand v = make_operand(V, d.ldv, d.batch * d.kv_len, H * dh, bf16, v16);
+  const int64_t KVH = plan.kv_heads(d), group = H / KVH;
+  const Operand k = make_operand(K, d.ldk, d.batch * d.kv_len, KVH * dh, bf16, k16);
+  const Operand v = make_operand(V, d.ldv, d.batch * d.kv_len, KVH * dh, bf16, v16);
   const Operand dout = make_operand(dO, d.ldo, d.batch * d.q_len, H * dh, bf16, do16);
   const bool parallel = d.batch * H * d.q_len * W * dh > kParallelMinWork;
-  // Blocks of one (batch, head) share key rows of dK and dV: one thread per (batch, head).
+  // Blocks of one (batch, K/V head) share key rows of dK and dV, also across the
+  // query heads of its group: one thread per (batch, K/V head).
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
-  for (int64_t bh = 0; bh < d.batch * H; ++bh) {
-    const int64_t b = bh / H, h = bh % H;
+  for (int64_t bkv = 0; bkv < d.batch * KVH; ++bkv) {
+    const int64_t b = bkv / KVH, kh = bkv % KVH;
     float* Pd = scratch.data() + omp_get_thread_num() * kScratchSlots * BQ * W;
     float* dS = Pd + BQ * W;
     float* Pr = dS + BQ * W;
     bf16_t* h16 = thread_bf16(scratch16, plan);
-    for (int64_t blk = 0; blk < plan.n_blocks; ++blk) {
+    for (int64_t hb = 0; hb < group * plan.n_blocks; ++hb) {
+      const int64_t h = kh * group + hb / plan.n_blocks, blk = hb % plan.n_blocks, bh = b * H + h;
       const int64_t q0 = blk * BQ, q1 = std::min(d.q_len, q0 + BQ), nq = q1 - q0;
       const int64_t k0 = plan.key_begin(d, blk), k1 = plan.key_end(d, blk), nk = k1 - k0;
       if (nk == 0) continue;
-      const View Qb = q.at(b * d.q_len + q0, h * dh), Kb = k.at(b * d.kv_len + k0, h * dh);
+      const View Qb = q.at(b * d.q_len + q0, h * dh), Kb = k.at(b * d.kv_len + k0, kh * dh);
       const View dOb = dout.at(b * d.q_len + q0, h * dh);
       const float* Pb = P ? P + (bh * plan.n_blocks + blk) * BQ * W : Pr;
       if (!P) block_weights(Pr, Qb, Kb, d, plan, b, q0, nq, k0, nk, scale);  // recompute, flash-attention style
@@ -288,10 +296,10 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const 
       // dV += P_dropᵀ dO
       if (dV)
         gemm_view(true, false, nk, dh, nq, 1.0f, block_view(Pv, nq, nk, W, h16), dOb, 1.0f,
-                  dV + (b * d.kv_len + k0) * d.ldv + h * dh, d.ldv);
+                  dV + (b * d.kv_len + k0) * d.ldv + kh * dh, d.ldv);
       if (!dQ && !dK) continue;
       // dP = dO Vᵀ (then through the dropout mask)
-      gemm_view(false, true, nq, nk, dh, 1.0f, dOb, v.at(b * d.kv_len + k0, h * dh), 0.0f, dS, W);
+      gemm_view(false, true, nq, nk, dh, 1.0f, dOb, v.at(b * d.kv_len + k0, kh * dh), 0.0f, dS, W);
       for (int64_t i = 0; i < nq; ++i) {
         float* g = dS + i * W;
         const float* p = Pb + i * W;
@@ -306,7 +314,7 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const 
       // S = scale·Q Kᵀ: dQ += scale·dS K, dK += scale·dSᵀ Q
       const View dSb = block_view(dS, nq, nk, W, h16);
       if (dQ) gemm_view(false, false, nq, dh, nk, scale, dSb, Kb, 1.0f, dQ + (b * d.q_len + q0) * d.ldq + h * dh, d.ldq);
-      if (dK) gemm_view(true, false, nk, dh, nq, scale, dSb, Qb, 1.0f, dK + (b * d.kv_len + k0) * d.ldk + h * dh, d.ldk);
+      if (dK) gemm_view(true, false, nk, dh, nq, scale, dSb, Qb, 1.0f, dK + (b * d.kv_len + k0) * d.ldk + kh * dh, d.ldk);
     }
   }
 }

@@ -21,6 +21,10 @@ namespace tfm {
 
 struct AttentionDims {
   int64_t batch = 1, n_head = 1, q_len = 1, kv_len = 1, head_dim = 1;
+  // Grouped-query attention (Ainslie et al. 2023): K and V have n_kv_head heads
+  // (0: n_head), n_kv_head divides n_head, and query head h reads K/V head
+  // h / (n_head / n_kv_head), so consecutive query heads share one K/V head.
+  int64_t n_kv_head = 0;
   int64_t ldq = 0, ldk = 0, ldv = 0, ldo = 0;  // row strides of Q, K, V, O (elements)
   bool causal = false;
   // 0: global. Otherwise key j is visible from query position p iff
@@ -38,6 +42,7 @@ struct AttentionPlan {
   int64_t block_q = 0, n_blocks = 0, width = 0;
   int64_t key_begin(const AttentionDims& d, int64_t block) const;
   int64_t key_end(const AttentionDims& d, int64_t block) const;
+  int64_t kv_heads(const AttentionDims& d) const { return d.n_kv_head > 0 ? d.n_kv_head : d.n_head; }
   int64_t p_numel(const AttentionDims& d) const { return d.batch * d.n_head * n_blocks * block_q * width; }
 };
 

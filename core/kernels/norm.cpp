@@ -100,3 +100,67 @@ void layernorm_backward(float* dx, float* dgamma, float* dbeta, const float* dou
 }
 
 }  // namespace tfm
+
+namespace tfm {
+
+void rmsnorm_forward(float* out, float* rstd, const float* x, const float* gamma, const float* beta, int64_t rows,
+                     int64_t dim, float eps) {
+#pragma omp parallel for schedule(static) if (rows * dim > kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * dim;
+    float sum_sq = 0.0f;
+#pragma omp simd reduction(+ : sum_sq)
+    for (int64_t j = 0; j < dim; ++j) sum_sq += xr[j] * xr[j];
+    const float s = 1.0f / std::sqrt(sum_sq / static_cast<float>(dim) + eps);
+    float* yr = out + r * dim;
+#pragma omp simd
+    for (int64_t j = 0; j < dim; ++j) yr[j] = xr[j] * s * (gamma ? gamma[j] : 1.0f) + (beta ? beta[j] : 0.0f);
+    if (rstd != nullptr) rstd[r] = s;
+  }
+}
+
+void rmsnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x, const float* rstd,
+                      const float* gamma, int64_t rows, int64_t dim) {
+  const bool params = dgamma != nullptr || dbeta != nullptr;
+  const int64_t chunks = std::max<int64_t>(1, std::min(kRowChunks, rows));
+  Tensor partial;
+  if (params) partial = Tensor::zeros({2, chunks, dim});
+  float* pg = params ? partial.data() : nullptr;
+  float* pb = params ? pg + chunks * dim : nullptr;
+#pragma omp parallel for schedule(static) if (rows * dim > kParallelMin)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t begin = rows * c / chunks, end = rows * (c + 1) / chunks;
+    for (int64_t r = begin; r < end; ++r) {
+      const float* xr = x + r * dim;
+      const float* g = dout + r * dim;
+      const float s = rstd[r];
+      // xhat = x·rstd, dnorm = dout·gamma: dx = rstd·(dnorm − xhat·mean(dnorm·xhat))
+      if (dx != nullptr) {
+        float sum_dn_xhat = 0.0f;
+#pragma omp simd reduction(+ : sum_dn_xhat)
+        for (int64_t j = 0; j < dim; ++j) sum_dn_xhat += (gamma ? g[j] * gamma[j] : g[j]) * xr[j] * s;
+        const float mean_dn_xhat = sum_dn_xhat / static_cast<float>(dim);
+        float* d = dx + r * dim;
+#pragma omp simd
+        for (int64_t j = 0; j < dim; ++j) d[j] += ((gamma ? g[j] * gamma[j] : g[j]) - xr[j] * s * mean_dn_xhat) * s;
+      }
+      if (params) {
+        float* pgc = pg + c * dim;
+        float* pbc = pb + c * dim;
+#pragma omp simd
+        for (int64_t j = 0; j < dim; ++j) {
+          pgc[j] += g[j] * xr[j] * s;
+          pbc[j] += g[j];
+        }
+      }
+    }
+  }
+  if (!params) return;
+  for (int64_t c = 0; c < chunks; ++c)
+    for (int64_t j = 0; j < dim; ++j) {
+      if (dgamma != nullptr) dgamma[j] += pg[c * dim + j];
+      if (dbeta != nullptr) dbeta[j] += pb[c * dim + j];
+    }
+}
+
+}  // namespace tfm

@@ -207,17 +207,24 @@ model (decoder-only LM, "type": "lm")
   type              string  "lm" | "transformer" | "rnn-attention"  model architecture
   n_layer           int     4       Transformer blocks
   n_head            int     4       attention heads (must divide d_model)
+  n_kv_head         int     n_head  key/value heads, grouped-query attention (must divide n_head)
   d_model           int     128     model width
   d_ff              int     4*d_model  feed-forward hidden width
   seq_len           int     64      context length (positions)
   vocab_size        int     from the tokenizer
   activation        string  "gelu"  gelu (exact erf) | gelu_tanh | relu
-  norm              string  "pre"   pre | post (LayerNorm placement)
+  norm              string|object "layernorm"  layernorm | rmsnorm | {"type": "rmsnorm", "eps": 1e-6}
+                                    (legacy: "pre" | "post" mean norm_placement)
+  norm_placement    string  "pre"   pre | post (norm before each sublayer, or after the residual add)
+  pos_emb           string  "learned"  learned | sinusoidal | rope | none
+  rope_theta        number  10000   base of the rotary angles (pos_emb "rope")
+  bias              bool    true    false: no bias in any Linear or norm
   tie_embeddings    bool    true    output head shares the token embedding
   dropout           number  0       dropout on embeddings, attention weights, residuals, FFN
-  layer_norm_eps    number  1e-5
+  layer_norm_eps    number  1e-5    eps of every norm (LayerNorm and RMSNorm)
   attention_window  int     0       0 = global; w = each position sees the w most recent
   ffn               string|object "feed_forward"  registered layer used as the feed-forward sublayer
+                                    ("swiglu": down(silu(gate(x))*up(x)), hidden size d_ff)
 model ("type": "transformer", Vaswani et al. 2017) also: n_encoder_layers, n_decoder_layers
   (default n_layer = 6), share_embeddings (true); defaults differ from the LM's: d_model 512,
   n_head 8, norm "post", activation "relu", dropout 0.1, seq_len 256. Trains on parallel data (docs/translation.md).
