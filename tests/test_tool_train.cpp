@@ -238,7 +238,7 @@ TEST_F(ToolTrain, TinyRunWritesTheRunDirectoryAndItsCheckpointScoresAndGenerates
   EXPECT_NEAR(result["ppl"].get<double>(), std::exp(result["nll"].get<double>()), 1e-6 * result["ppl"].get<double>());
   // The same numbers through the library.
   LoadedLm lm = load_lm(path("run/checkpoints/last.safetensors"));
-  const PerplexityResult direct = perplexity(*lm.lm, lm.tokenizer->encode(text), 16);
+  const PerplexityResult direct = perplexity(*lm.model, lm.tokenizer->encode(text), 16);
   EXPECT_EQ(direct.tokens, 300);
   EXPECT_NEAR(result["nll"].get<double>(), direct.nll, 1e-7 * direct.nll);
   // An untrained model would score about ln(vocab); this one has learnt something.

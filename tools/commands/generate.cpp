@@ -36,7 +36,7 @@ CommandRun setup(CLI::App& app) {
     LoadedLm m = load_lm(o->checkpoint);
     const std::vector<int32_t> prompt = m.tokenizer->encode(o->prompt);
     std::fputs(o->prompt.c_str(), stdout);
-    generate(*m.lm, prompt, o->sampling, [&](int32_t id) {
+    generate(*m.model, prompt, o->sampling, [&](int32_t id) {
       const std::string piece = m.tokenizer->decode({id});
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);

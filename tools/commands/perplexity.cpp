@@ -43,7 +43,7 @@ PerplexityResult score_text(const Options& o) {
   LoadedLm m = load_lm(o.checkpoint);
   const std::string text = read_file(o.text);
   TFM_CHECK(!text.empty(), o.text, " is empty");
-  return perplexity(*m.lm, m.tokenizer->encode(text), o.batch);
+  return perplexity(*m.model, m.tokenizer->encode(text), o.batch);
 }
 
 CommandRun setup(CLI::App& app) {

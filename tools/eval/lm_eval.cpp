@@ -12,16 +12,7 @@
 namespace tfm {
 
 LoadedLm load_lm(const std::string& path) {
-  LoadedModel loaded = load_checkpoint(path);
-  LoadedLm out;
-  out.lm = dynamic_cast<LanguageModel*>(loaded.model.get());
-  TFM_CHECK(out.lm != nullptr, path, ": model type \"", loaded.model->type(),
-            "\" is not a language model (expected type \"lm\")");
-  TFM_CHECK(!loaded.tokenizer.is_null(), path, ": checkpoint has no tokenizer in its metadata");
-  out.tokenizer = Tokenizer::from_json(loaded.tokenizer);
-  out.holder = std::move(loaded.model);
-  out.lm->eval();
-  return out;
+  return load_checkpoint_as<LanguageModel>(path, "a language model (expected type \"lm\")");
 }
 
 PerplexityResult perplexity(LanguageModel& model, const std::vector<int32_t>& ids, int64_t batch_size) {

@@ -7,6 +7,7 @@
 
 #include "models/checkpoint.h"
 #include "models/lm.h"
+#include "tools/eval/loaded_model.h"
 #include "tools/text/tokenizer.h"
 
 namespace tfm {
@@ -43,11 +44,7 @@ std::vector<int32_t> generate(LanguageModel& model, const std::vector<int32_t>& 
 void inspect_checkpoint(const std::string& path, std::ostream& out);
 
 // Loads a checkpoint that must hold a decoder-only LM.
-struct LoadedLm {
-  std::unique_ptr<Model> holder;
-  LanguageModel* lm = nullptr;
-  std::unique_ptr<Tokenizer> tokenizer;
-};
+using LoadedLm = LoadedAs<LanguageModel>;
 LoadedLm load_lm(const std::string& path);
 
 }  // namespace tfm

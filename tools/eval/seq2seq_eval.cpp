@@ -17,17 +17,10 @@
 namespace tfm {
 
 LoadedSeq2Seq load_seq2seq(const std::string& path) {
-  LoadedModel loaded = load_checkpoint(path);
-  LoadedSeq2Seq out;
-  out.model = dynamic_cast<Seq2SeqModel*>(loaded.model.get());
-  TFM_CHECK(out.model != nullptr, path, ": model type \"", loaded.model->type(),
-            "\" is not an encoder-decoder (expected \"transformer\" or \"rnn-attention\")");
-  TFM_CHECK(!loaded.tokenizer.is_null(), path, ": checkpoint has no tokenizer in its metadata");
-  out.tokenizer = Tokenizer::from_json(loaded.tokenizer);
+  LoadedSeq2Seq out = load_checkpoint_as<Seq2SeqModel>(
+      path, "an encoder-decoder (expected " + quoted_list(ModelRegistry::types(DataKind::Parallel)) + ")");
   TFM_CHECK(out.tokenizer->bos_id() >= 0 && out.tokenizer->eos_id() >= 0, path, ": the checkpoint's ",
             out.tokenizer->type(), " tokenizer has no bos/eos ids; translation needs a sentencepiece tokenizer");
-  out.holder = std::move(loaded.model);
-  out.model->eval();
   return out;
 }
 

@@ -12,11 +12,7 @@
 namespace tfm {
 
 // Loads a checkpoint that must hold an encoder-decoder (transformer, rnn-attention).
-struct LoadedSeq2Seq {
-  std::unique_ptr<Model> holder;
-  Seq2SeqModel* model = nullptr;
-  std::unique_ptr<Tokenizer> tokenizer;
-};
+using LoadedSeq2Seq = LoadedAs<Seq2SeqModel>;
 LoadedSeq2Seq load_seq2seq(const std::string& path);
 
 // Reads sentences from `input` (a file, or stdin when empty or "-"), writes one
