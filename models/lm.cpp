@@ -23,20 +23,9 @@ LmConfig LmConfig::parse(const nlohmann::json& model) {
   c.dropout = r.get_number("dropout", 0.0, 0.0, 0.99);
   c.layer_norm_eps = r.get_number("layer_norm_eps", 1e-5, 1e-12, 1.0);
   c.attention_window = r.get_int("attention_window", 0, 0, 1 << 20);
-  nlohmann::json ffn = r.get_json("ffn");
-  if (ffn.is_string()) {
-    c.ffn = ffn.get<std::string>();
-  } else if (ffn.is_object()) {
-    TFM_CHECK(ffn.contains("type") && ffn["type"].is_string(), "config: model.ffn: expected {\"type\": NAME, ...}, found ",
-              ffn.dump());
-    c.ffn = ffn["type"].get<std::string>();
-    c.ffn_options = ffn;
-    c.ffn_options.erase("type");
-  } else {
-    TFM_CHECK(ffn.is_null(), "config: model.ffn: expected a layer name or {\"type\": NAME, ...}, found ", ffn.dump());
-  }
-  TFM_CHECK(LayerRegistry::contains(c.ffn), "config: model.ffn: unknown layer \"", c.ffn, "\"",
-            [&] { std::string n = nearest(c.ffn, LayerRegistry::names()); return n.empty() ? std::string() : " (did you mean \"" + n + "\"?)"; }());
+  const LayerSlot ffn = LayerSlot::parse(r.get_json("ffn"), c.ffn, "model.ffn");
+  c.ffn = ffn.type;
+  c.ffn_options = ffn.options;
   r.finish();
   TFM_CHECK(c.d_model % c.n_head == 0, "config: model.d_model = ", c.d_model, " is not divisible by model.n_head = ",
             c.n_head);
@@ -182,8 +171,24 @@ Variable LanguageModel::forward_cached(const Tensor& ids, std::vector<KVCache>& 
   return logits(x);
 }
 
-TFM_REGISTER_MODEL("lm", [](const nlohmann::json& config) -> std::unique_ptr<Model> {
-  return std::make_unique<LanguageModel>(LmConfig::parse(config));
-});
+TFM_REGISTER_MODEL_ENTRY(
+    "lm", [](const nlohmann::json& config) -> std::unique_ptr<Model> {
+      return std::make_unique<LanguageModel>(LmConfig::parse(config));
+    },
+    "decoder-only language model (GPT-2 style); trains on text",
+    {{"n_layer", "int", "4", "Transformer blocks"},
+     {"n_head", "int", "4", "attention heads (must divide d_model)"},
+     {"d_model", "int", "128", "model width"},
+     {"d_ff", "int", "4*d_model", "feed-forward hidden width"},
+     {"seq_len", "int", "64", "context length (positions)"},
+     {"vocab_size", "int", "0", "0 = from the tokenizer"},
+     {"activation", "string", "\"gelu\"", "gelu (exact erf) | gelu_tanh | relu"},
+     {"norm", "string", "\"pre\"", "pre | post (LayerNorm placement)"},
+     {"tie_embeddings", "bool", "true", "output head shares the token embedding"},
+     {"dropout", "number", "0", "dropout on embeddings, attention weights, residuals, FFN"},
+     {"layer_norm_eps", "number", "1e-5", ""},
+     {"attention_window", "int", "0", "0 = global; w = each position sees the w most recent"},
+     {"ffn", "string|object", "\"feed_forward\"", "registered layer for the feed-forward sublayer (model.ffn below)"}},
+    DataKind::Text);
 
 }  // namespace tfm

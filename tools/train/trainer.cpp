@@ -190,7 +190,9 @@ TrainSummary run_training(const TrainOptions& opts) {
                                 state.dropout_offset);
 
   ScheduleConfig schedule = cfg.optim.schedule;
-  const bool derive_decay = schedule.name == "cosine" && schedule.decay_steps == 0 && cfg.train.max_time > 0;
+  // A schedule that reads decay_steps and was not given it: sized from max_time once the step time is known.
+  const bool derive_decay = schedule_registry().get(schedule.name).has_key("decay_steps") && schedule.decay_steps == 0 &&
+                            cfg.train.max_time > 0;
   if (schedule.decay_steps == 0) schedule.decay_steps = state.decay_steps > 0 ? state.decay_steps : cfg.train.max_steps;
 
   // Run directory: written by rank 0 alone.
