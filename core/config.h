@@ -29,6 +29,8 @@ class ConfigReader {
   std::vector<double> get_numbers(const std::string& key, const std::vector<double>& fallback, double min,
                                   double max);
   bool has(const std::string& key) const;
+  // Whether key was read (or accepted) already.
+  bool was_read(const std::string& key) const { return known_.contains(key); }
   // Raw value (marks the key read); null when absent.
   nlohmann::json get_json(const std::string& key);
   // Marks a key as known without reading it.

@@ -24,6 +24,7 @@ Variable FeedForward::forward(const Variable& x) {
   return fc2(dropout_(activate(h, activation_)));
 }
 
-TFM_REGISTER_LAYER("feed_forward", FeedForward);
+TFM_REGISTER_LAYER_DOC("feed_forward", FeedForward,
+                       "fc2(dropout(activation(fc1(x)))), d_model -> d_ff -> d_model (Vaswani et al. 2017, eq. 2); no options");
 
 }  // namespace tfm

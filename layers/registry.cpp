@@ -1,38 +1,52 @@
 #include "layers/registry.h"
 
-#include <map>
-
 namespace tfm {
-namespace {
-std::map<std::string, LayerFactory>& table() {
-  static auto* t = new std::map<std::string, LayerFactory>();
-  return *t;
+
+LayerTable& LayerRegistry::table() {
+  static LayerTable t("layer");
+  return t;
 }
-}  // namespace
 
 bool LayerRegistry::add(const std::string& name, LayerFactory factory) {
-  TFM_CHECK(!table().contains(name), "layer \"", name, "\" is registered twice");
-  table()[name] = std::move(factory);
-  return true;
+  return table().add(name, std::move(factory));
 }
 
 bool LayerRegistry::contains(const std::string& name) { return table().contains(name); }
 
-std::vector<std::string> LayerRegistry::names() {
-  std::vector<std::string> out;
-  for (auto& [name, f] : table()) out.push_back(name);
-  return out;
-}
+std::vector<std::string> LayerRegistry::names() { return table().names(); }
 
 std::unique_ptr<SequenceLayer> LayerRegistry::create(const std::string& name, const LayerContext& context,
                                                      const nlohmann::json& options) {
-  auto it = table().find(name);
-  if (it == table().end()) {
-    std::string known;
-    for (auto& n : names()) known += (known.empty() ? "" : ", ") + n;
-    TFM_FAIL("unknown layer \"", name, "\" (registered layers: ", known, ")");
+  return table().create(name, context, options);
+}
+
+LayerSlot LayerSlot::parse(const nlohmann::json& value, const std::string& fallback, const std::string& key_path) {
+  LayerSlot slot{fallback};
+  if (value.is_string()) {
+    slot.type = value.get<std::string>();
+  } else if (value.is_object()) {
+    TFM_CHECK(value.contains("type") && value["type"].is_string(), "config: ", key_path,
+              ": expected {\"type\": NAME, ...}, found ", value.dump());
+    slot.type = value["type"].get<std::string>();
+    slot.options = value;
+    slot.options.erase("type");
+  } else {
+    TFM_CHECK(value.is_null(), "config: ", key_path, ": expected a layer name or {\"type\": NAME, ...}, found ",
+              value.dump());
   }
-  return it->second(context, options);
+  (void)LayerRegistry::table().get(slot.type, "config: " + key_path);
+  return slot;
+}
+
+nlohmann::json LayerSlot::to_json() const {
+  if (options.empty()) return type;
+  nlohmann::json j = options;
+  j["type"] = type;
+  return j;
+}
+
+std::unique_ptr<SequenceLayer> LayerSlot::create(const LayerContext& context) const {
+  return LayerRegistry::create(type, context, options);
 }
 
 }  // namespace tfm

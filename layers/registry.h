@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "autograd/ops/activation.h"
+#include "core/registry.h"
 #include "layers/module.h"
 
 namespace tfm {
@@ -31,24 +32,36 @@ struct LayerContext {
   bool bias = true;  // false: the model's Linear layers have no bias (a layer may honour it)
 };
 
-using LayerFactory =
-    std::function<std::unique_ptr<SequenceLayer>(const LayerContext& context, const nlohmann::json& options)>;
+using LayerTable = Registry<SequenceLayer, const LayerContext&, const nlohmann::json&>;
+using LayerFactory = LayerTable::Factory;
 
 class LayerRegistry {
  public:
+  // The one table (core/registry.h): entries with their help and option keys.
+  static LayerTable& table();
   // Returns true so it can initialise a static (see TFM_REGISTER_LAYER).
   static bool add(const std::string& name, LayerFactory factory);
-  // Throws tfm::Error naming the unknown layer and the registered ones.
+  // Throws tfm::Error naming the unknown layer, the registered ones and the nearest.
   static std::unique_ptr<SequenceLayer> create(const std::string& name, const LayerContext& context,
                                                const nlohmann::json& options = nlohmann::json::object());
   static bool contains(const std::string& name);
   static std::vector<std::string> names();
 };
 
-}  // namespace tfm
+// A config slot that names a registered layer: "ffn": "gated_ffn", or
+// "ffn": {"type": "gated_ffn", ...options} (the keys besides "type" go to the layer).
+struct LayerSlot {
+  std::string type;
+  nlohmann::json options = nlohmann::json::object();
 
-#define TFM_REGISTRY_CONCAT_(a, b) a##b
-#define TFM_REGISTRY_CONCAT(a, b) TFM_REGISTRY_CONCAT_(a, b)
+  // value: the slot's JSON (null: fallback); key_path names it in messages ("model.ffn").
+  static LayerSlot parse(const nlohmann::json& value, const std::string& fallback, const std::string& key_path);
+  // The name alone when there are no options, so old configs stay as they were.
+  nlohmann::json to_json() const;
+  std::unique_ptr<SequenceLayer> create(const LayerContext& context) const;
+};
+
+}  // namespace tfm
 
 // TFM_REGISTER_LAYER("gated_ffn", GatedFeedForward): Class must be constructible
 // from (const LayerContext&, const nlohmann::json& options).
@@ -57,3 +70,14 @@ class LayerRegistry {
       name, [](const ::tfm::LayerContext& ctx, const nlohmann::json& opts) -> std::unique_ptr<::tfm::SequenceLayer> { \
         return std::make_unique<Class>(ctx, opts);                                                        \
       })
+
+// The same with a help line and the option keys the layer reads, for
+// `tfm help config-keys`: TFM_REGISTER_LAYER_DOC("gated_ffn", GatedFeedForward,
+// "GLU feed-forward (Shazeer 2020)", {{"gate", "string", "\"gelu\"", "gate activation"}}).
+#define TFM_REGISTER_LAYER_DOC(name, Class, help_text, ...)                                               \
+  TFM_REGISTRY_ADD(                                                                                      \
+      ::tfm::LayerRegistry::table(), name,                                                               \
+      [](const ::tfm::LayerContext& ctx, const nlohmann::json& opts) -> std::unique_ptr<::tfm::SequenceLayer> { \
+        return std::make_unique<Class>(ctx, opts);                                                       \
+      },                                                                                                 \
+      help_text __VA_OPT__(, __VA_ARGS__))

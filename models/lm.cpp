@@ -58,20 +58,9 @@ void parse_norm(ConfigReader& r, LmConfig& c) {
 }
 
 void parse_ffn(ConfigReader& r, LmConfig& c) {
-  nlohmann::json ffn = r.get_json("ffn");
-  if (ffn.is_string()) {
-    c.ffn = ffn.get<std::string>();
-  } else if (ffn.is_object()) {
-    TFM_CHECK(ffn.contains("type") && ffn["type"].is_string(), "config: model.ffn: expected {\"type\": NAME, ...}, found ",
-              ffn.dump());
-    c.ffn = ffn["type"].get<std::string>();
-    c.ffn_options = ffn;
-    c.ffn_options.erase("type");
-  } else {
-    TFM_CHECK(ffn.is_null(), "config: model.ffn: expected a layer name or {\"type\": NAME, ...}, found ", ffn.dump());
-  }
-  TFM_CHECK(LayerRegistry::contains(c.ffn), "config: model.ffn: unknown layer \"", c.ffn, "\"",
-            [&] { std::string n = nearest(c.ffn, LayerRegistry::names()); return n.empty() ? std::string() : " (did you mean \"" + n + "\"?)"; }());
+  const LayerSlot ffn = LayerSlot::parse(r.get_json("ffn"), c.ffn, "model.ffn");
+  c.ffn = ffn.type;
+  c.ffn_options = ffn.options;
 }
 
 void parse_attention(ConfigReader& r, LmConfig& c) {
@@ -285,8 +274,30 @@ Variable LanguageModel::forward_cached(const Tensor& ids, std::vector<KVCache>& 
   return logits(x);
 }
 
-TFM_REGISTER_MODEL("lm", [](const nlohmann::json& config) -> std::unique_ptr<Model> {
-  return std::make_unique<LanguageModel>(LmConfig::parse(config));
-});
+TFM_REGISTER_MODEL_ENTRY(
+    "lm", [](const nlohmann::json& config) -> std::unique_ptr<Model> {
+      return std::make_unique<LanguageModel>(LmConfig::parse(config));
+    },
+    "decoder-only language model (GPT-2 style); trains on text",
+    {{"n_layer", "int", "4", "Transformer blocks"},
+     {"n_head", "int", "4", "attention heads (must divide d_model)"},
+     {"d_model", "int", "128", "model width"},
+     {"d_ff", "int", "4*d_model", "feed-forward hidden width"},
+     {"seq_len", "int", "64", "context length (positions)"},
+     {"vocab_size", "int", "0", "0 = from the tokenizer"},
+     {"activation", "string", "\"gelu\"", "gelu (exact erf) | gelu_tanh | relu"},
+     {"n_kv_head", "int", "n_head", "key/value heads, grouped-query attention (must divide n_head)"},
+     {"norm", "string|object", "\"layernorm\"",
+      "layernorm | rmsnorm | {\"type\": \"rmsnorm\", \"eps\": 1e-6} (legacy: \"pre\" | \"post\" mean norm_placement)"},
+     {"norm_placement", "string", "\"pre\"", "pre | post (norm before each sublayer, or after the residual add)"},
+     {"pos_emb", "string", "\"learned\"", "learned | sinusoidal | rope | none"},
+     {"rope_theta", "number", "10000", "base of the rotary angles (pos_emb \"rope\")"},
+     {"bias", "bool", "true", "false: no bias in any Linear or norm"},
+     {"tie_embeddings", "bool", "true", "output head shares the token embedding"},
+     {"dropout", "number", "0", "dropout on embeddings, attention weights, residuals, FFN"},
+     {"layer_norm_eps", "number", "1e-5", "eps of every norm (LayerNorm and RMSNorm)"},
+     {"attention_window", "int", "0", "0 = global; w = each position sees the w most recent"},
+     {"ffn", "string|object", "\"feed_forward\"", "registered layer for the feed-forward sublayer (model.ffn below)"}},
+    DataKind::Text);
 
 }  // namespace tfm

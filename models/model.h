@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "autograd/ops/loss.h"
+#include "core/registry.h"
 #include "layers/module.h"
 
 namespace tfm {
@@ -37,8 +38,6 @@ class Model : public Module {
   virtual int64_t max_len() const = 0;
 };
 
-using ModelFactory = std::function<std::unique_ptr<Model>(const nlohmann::json& config)>;
-
 // What a model type trains on, declared where it registers, so that a trainer
 // picks its data without knowing model names: Text is one token stream (language
 // models, data.train = files); Parallel is sentence pairs (encoder-decoders, which
@@ -46,8 +45,18 @@ using ModelFactory = std::function<std::unique_ptr<Model>(const nlohmann::json& 
 enum class DataKind { Text, Parallel };
 const char* data_kind_name(DataKind kind);
 
+// A model entry carries the data it trains on besides factory, help and keys.
+template <>
+struct RegistryExtra<Model> {
+  using type = DataKind;
+};
+using ModelTable = Registry<Model, const nlohmann::json&>;
+using ModelFactory = ModelTable::Factory;
+
 class ModelRegistry {
  public:
+  // The one table (core/registry.h): entries with their help and config keys.
+  static ModelTable& table();
   static bool add(const std::string& type, ModelFactory factory, DataKind data = DataKind::Text);
   // config: the `model` object; its "type" picks the factory. Validation errors
   // name the key (model.d_model) and the value.
@@ -69,7 +78,7 @@ class ModelRegistry {
 #define TFM_REGISTER_MODEL(type, ...)                                         \
   static const bool TFM_REGISTRY_CONCAT(tfm_model_registered_, __COUNTER__) = \
       ::tfm::ModelRegistry::add(type, __VA_ARGS__)
-#ifndef TFM_REGISTRY_CONCAT
-#define TFM_REGISTRY_CONCAT_(a, b) a##b
-#define TFM_REGISTRY_CONCAT(a, b) TFM_REGISTRY_CONCAT_(a, b)
-#endif
+
+// The same with help and config keys, for `tfm help config-keys`:
+// TFM_REGISTER_MODEL_ENTRY("lm", factory, "help line", {{"n_layer", "int", "4", "blocks"}, ...}, DataKind::Text).
+#define TFM_REGISTER_MODEL_ENTRY(...) TFM_REGISTRY_ADD(::tfm::ModelRegistry::table(), __VA_ARGS__)

@@ -191,8 +191,19 @@ Tensor RnnAttention::cross_attention(const Tensor& source, const Tensor& target_
   return reshape(Variable(weights), Shape({target_in.dim(1), source.dim(1)})).data();
 }
 
-TFM_REGISTER_MODEL("rnn-attention", [](const nlohmann::json& config) -> std::unique_ptr<Model> {
-  return std::make_unique<RnnAttention>(RnnAttentionConfig::parse(config));
-}, DataKind::Parallel);
+TFM_REGISTER_MODEL_ENTRY(
+    "rnn-attention", [](const nlohmann::json& config) -> std::unique_ptr<Model> {
+      return std::make_unique<RnnAttention>(RnnAttentionConfig::parse(config));
+    },
+    "LSTM encoder-decoder with attention (Luong et al. 2015; docs/attention.md); trains on parallel data",
+    {{"d_model", "int", "256", "embedding and LSTM hidden size"},
+     {"seq_len", "int", "128", "longest sentence (tokens, eos included)"},
+     {"vocab_size", "int", "0", "0 = from the tokenizer"},
+     {"dropout", "number", "0.2", "on embeddings, encoder states and attentional states"},
+     {"tie_embeddings", "bool", "true", "output layer shares the target embedding"},
+     {"input_feeding", "bool", "true", "feed h~(t-1) with the next decoder input"},
+     {"attention", "object", "global/dot", "{\"type\": global | local-m | local-p | none,\n"
+                                           "\"score\": dot | general | concat, \"window\": D (10)}"}},
+    DataKind::Parallel);
 
 }  // namespace tfm

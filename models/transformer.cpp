@@ -26,8 +26,9 @@ TransformerConfig TransformerConfig::parse(const nlohmann::json& model) {
   c.tie_embeddings = r.get_bool("tie_embeddings", c.tie_embeddings);
   c.dropout = r.get_number("dropout", 0.1, 0.0, 0.99);
   c.layer_norm_eps = r.get_number("layer_norm_eps", 1e-5, 1e-12, 1.0);
-  c.ffn = r.get_string("ffn", "feed_forward");
-  TFM_CHECK(LayerRegistry::contains(c.ffn), "config: model.ffn: unknown layer \"", c.ffn, "\"");
+  const LayerSlot ffn = LayerSlot::parse(r.get_json("ffn"), c.ffn, "model.ffn");
+  c.ffn = ffn.type;
+  c.ffn_options = ffn.options;
   r.finish();
   TFM_CHECK(c.d_model % c.n_head == 0, "config: model.d_model = ", c.d_model, " is not divisible by model.n_head = ",
             c.n_head);
@@ -49,7 +50,7 @@ nlohmann::json TransformerConfig::to_json() const {
           {"tie_embeddings", tie_embeddings},
           {"dropout", dropout},
           {"layer_norm_eps", layer_norm_eps},
-          {"ffn", ffn}};
+          {"ffn", LayerSlot{ffn, ffn_options}.to_json()}};
 }
 
 namespace {
@@ -65,7 +66,7 @@ Variable residual(const Variable& x, LayerNorm& ln, bool pre_norm, Dropout& drop
 
 EncoderLayer::EncoderLayer(const TransformerConfig& c)
     : self_attn(c.d_model, c.n_head, c.dropout), ln1(c.d_model, c.layer_norm_eps),
-      ffn(LayerRegistry::create(c.ffn, ffn_context(c))), ln2(c.d_model, c.layer_norm_eps), dropout_(c.dropout),
+      ffn(LayerRegistry::create(c.ffn, ffn_context(c), c.ffn_options)), ln2(c.d_model, c.layer_norm_eps), dropout_(c.dropout),
       pre_norm_(c.pre_norm) {
   register_module("self_attn", self_attn);
   register_module("ln1", ln1);
@@ -82,7 +83,7 @@ Variable EncoderLayer::forward(const Variable& x, const AttentionMask& mask) {
 DecoderLayer::DecoderLayer(const TransformerConfig& c)
     : self_attn(c.d_model, c.n_head, c.dropout), ln1(c.d_model, c.layer_norm_eps),
       cross_attn(c.d_model, c.n_head, c.dropout), ln2(c.d_model, c.layer_norm_eps),
-      ffn(LayerRegistry::create(c.ffn, ffn_context(c))), ln3(c.d_model, c.layer_norm_eps), dropout_(c.dropout),
+      ffn(LayerRegistry::create(c.ffn, ffn_context(c), c.ffn_options)), ln3(c.d_model, c.layer_norm_eps), dropout_(c.dropout),
       pre_norm_(c.pre_norm) {
   register_module("self_attn", self_attn);
   register_module("ln1", ln1);
@@ -337,8 +338,26 @@ Tensor EncoderDecoder::cross_attention(const Tensor& source, const Tensor& targe
   return out;
 }
 
-TFM_REGISTER_MODEL("transformer", [](const nlohmann::json& config) -> std::unique_ptr<Model> {
-  return std::make_unique<EncoderDecoder>(TransformerConfig::parse(config));
-}, DataKind::Parallel);
+TFM_REGISTER_MODEL_ENTRY(
+    "transformer", [](const nlohmann::json& config) -> std::unique_ptr<Model> {
+      return std::make_unique<EncoderDecoder>(TransformerConfig::parse(config));
+    },
+    "encoder-decoder Transformer (Vaswani et al. 2017); trains on parallel data (docs/translation.md)",
+    {{"n_layer", "int", "6", "default of n_encoder_layers and n_decoder_layers"},
+     {"n_encoder_layers", "int", "n_layer", "encoder layers"},
+     {"n_decoder_layers", "int", "n_layer", "decoder layers"},
+     {"n_head", "int", "8", "attention heads (must divide d_model)"},
+     {"d_model", "int", "512", "model width"},
+     {"d_ff", "int", "4*d_model", "feed-forward hidden width"},
+     {"seq_len", "int", "256", "longest sentence (positions)"},
+     {"vocab_size", "int", "0", "0 = from the tokenizer (one joint vocabulary)"},
+     {"activation", "string", "\"relu\"", "gelu (exact erf) | gelu_tanh | relu"},
+     {"norm", "string", "\"post\"", "post (Vaswani) | pre (LayerNorm placement)"},
+     {"share_embeddings", "bool", "true", "one embedding for source and target"},
+     {"tie_embeddings", "bool", "true", "output projection shares the target embedding"},
+     {"dropout", "number", "0.1", "on embeddings, attention weights, residuals, FFN"},
+     {"layer_norm_eps", "number", "1e-5", ""},
+     {"ffn", "string|object", "\"feed_forward\"", "registered layer for the feed-forward sublayer (model.ffn below)"}},
+    DataKind::Parallel);
 
 }  // namespace tfm

@@ -23,7 +23,8 @@ struct TransformerConfig {
   bool tie_embeddings = true;    // output projection = target embedding
   double dropout = 0.1;
   double layer_norm_eps = 1e-5;
-  std::string ffn = "feed_forward";
+  std::string ffn = "feed_forward";  // registered layer name of the feed-forward sublayer
+  nlohmann::json ffn_options = nlohmann::json::object();  // "ffn": {"type": NAME, ...options}
 
   static TransformerConfig parse(const nlohmann::json& model);
   nlohmann::json to_json() const;

@@ -127,12 +127,36 @@ void Optimizer::load_state(const std::vector<std::pair<std::string, Tensor>>& st
     }
 }
 
-std::unique_ptr<Optimizer> make_optimizer(const NamedParameters& params, const OptimizerConfig& config) {
-  if (config.name == "sgd") return std::make_unique<Sgd>(params, config);
-  if (config.name == "adam") return std::make_unique<Adam>(params, config, false);
-  if (config.name == "adamw") return std::make_unique<Adam>(params, config, true);
-  TFM_FAIL("config: optim.name: unknown optimizer \"", config.name, "\" (one of: sgd, adam, adamw)");
+OptimizerRegistry& optimizer_registry() {
+  static OptimizerRegistry registry("optimizer");
+  return registry;
 }
+
+std::unique_ptr<Optimizer> make_optimizer(const NamedParameters& params, const OptimizerConfig& config) {
+  return optimizer_registry().get(config.name, "config: optim.name").factory(params, config);
+}
+
+namespace {
+const ConfigKey kBetas{"betas", "[n, n]", "[0.9, 0.999]", "moment decay rates"};
+const ConfigKey kEps{"eps", "number", "1e-8", "added to the denominator"};
+
+TFM_REGISTER_OPTIMIZER(
+    "sgd", [](const NamedParameters& p, const OptimizerConfig& c) -> std::unique_ptr<Optimizer> {
+      return std::make_unique<Sgd>(p, c);
+    },
+    "SGD (torch.optim.SGD, dampening 0); weight_decay is L2",
+    {{"momentum", "number", "0", ""}, {"nesterov", "bool", "false", "Nesterov momentum (needs momentum > 0)"}});
+TFM_REGISTER_OPTIMIZER(
+    "adam", [](const NamedParameters& p, const OptimizerConfig& c) -> std::unique_ptr<Optimizer> {
+      return std::make_unique<Adam>(p, c, false);
+    },
+    "Adam (Kingma & Ba 2015, torch.optim.Adam); weight_decay is L2, added to the gradient", {kBetas, kEps});
+TFM_REGISTER_OPTIMIZER(
+    "adamw", [](const NamedParameters& p, const OptimizerConfig& c) -> std::unique_ptr<Optimizer> {
+      return std::make_unique<Adam>(p, c, true);
+    },
+    "AdamW (Loshchilov & Hutter 2019); weight_decay is decoupled", {kBetas, kEps});
+}  // namespace
 
 double grad_norm(const NamedParameters& params) {
   double total = 0.0;

@@ -4,18 +4,20 @@
 // decay, Loshchilov & Hutter 2019). Each update is one vectorised, OpenMP-parallel
 // pass over a parameter. State tensors are exposed by name for exact resume.
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "autograd/variable.h"
+#include "core/registry.h"
 
 namespace tfm {
 
 using NamedParameters = std::vector<std::pair<std::string, Variable*>>;
 
 struct OptimizerConfig {
-  std::string name = "adamw";  // sgd | adam | adamw
+  std::string name = "adamw";  // a registered optimizer: sgd | adam | adamw | a user's own
   double lr = 1e-3;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double weight_decay = 0.0;
@@ -23,6 +25,9 @@ struct OptimizerConfig {
   bool nesterov = false;   // sgd
   // Weight decay applies to matrices only: biases, LayerNorm parameters and (unless asked) embeddings are exempt.
   bool decay_embeddings = false;
+  // The keys of optim that a registered optimizer declares beyond the ones above (a user's
+  // optimizer's own settings), as the config gives them; absent keys are absent.
+  nlohmann::json options = nlohmann::json::object();
 };
 
 class Optimizer {
@@ -55,6 +60,12 @@ class Optimizer {
   int64_t steps_ = 0;
 };
 
+// Optimizers by name (core/registry.h): each registers where it is defined with
+// TFM_REGISTER_OPTIMIZER, a user's own included, and config.name picks one.
+using OptimizerRegistry = Registry<Optimizer, const NamedParameters&, const OptimizerConfig&>;
+OptimizerRegistry& optimizer_registry();
+
+// Throws tfm::Error naming an unknown config.name, the registered ones and the nearest.
 std::unique_ptr<Optimizer> make_optimizer(const NamedParameters& params, const OptimizerConfig& config);
 
 // Global L2 norm of all gradients (double accumulation, fixed order).
@@ -65,3 +76,7 @@ double clip_grad_norm(const NamedParameters& params, double max_norm);
 bool grads_finite(const NamedParameters& params);
 
 }  // namespace tfm
+
+// TFM_REGISTER_OPTIMIZER("lion", factory, "help line", {{"beta3", "number", "0.99", "..."}}): factory
+// builds a std::unique_ptr<Optimizer> from (const NamedParameters&, const OptimizerConfig&).
+#define TFM_REGISTER_OPTIMIZER(...) TFM_REGISTRY_ADD(::tfm::optimizer_registry(), __VA_ARGS__)

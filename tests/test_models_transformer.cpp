@@ -87,6 +87,50 @@ TEST(TransformerConfigParse, ToJsonHoldsEveryKeyAndRoundTrips) {
   EXPECT_NEAR(d["dropout"].get<double>(), 0.1, 1e-7);
 }
 
+// A feed-forward replacement registered from a test, as a user's would be: the
+// identity, keeping the options it was built with.
+class OptionsFfn : public SequenceLayer {
+ public:
+  OptionsFfn(const LayerContext& context, const nlohmann::json& options) : d_model(context.d_model), options(options) {}
+  Variable forward(const Variable& x) override { return x; }
+  int64_t d_model;
+  nlohmann::json options;
+};
+TFM_REGISTER_LAYER("test-options-ffn", OptionsFfn);
+
+TEST(TransformerConfigParse, FfnIsALayerNameOrATypeWithOptions) {
+  // The old form: a name, written back as a name.
+  const TransformerConfig named = TransformerConfig::parse(tiny({{"ffn", "feed_forward"}}));
+  EXPECT_EQ(named.ffn, "feed_forward");
+  EXPECT_TRUE(named.ffn_options.empty());
+  EXPECT_EQ(named.to_json()["ffn"], "feed_forward");
+  EXPECT_EQ(TransformerConfig::parse(tiny()).to_json()["ffn"], "feed_forward");
+  // {"type", ...options}, as the LM takes it: the options reach every block's layer and round-trip.
+  const nlohmann::json slot = {{"type", "test-options-ffn"}, {"hidden", 12}, {"gate", "relu"}};
+  const TransformerConfig c = TransformerConfig::parse(tiny({{"ffn", slot}}));
+  EXPECT_EQ(c.ffn, "test-options-ffn");
+  EXPECT_EQ(c.ffn_options, nlohmann::json({{"hidden", 12}, {"gate", "relu"}}));
+  EXPECT_EQ(c.to_json()["ffn"], slot);
+  EXPECT_EQ(TransformerConfig::parse(c.to_json()).to_json(), c.to_json());
+  EncoderDecoder model(c);
+  for (const auto* layer : {model.encoder.layers[1]->ffn.get(), model.decoder.layers[0]->ffn.get()}) {
+    const auto* ffn = dynamic_cast<const OptionsFfn*>(layer);
+    ASSERT_NE(ffn, nullptr);
+    EXPECT_EQ(ffn->options, c.ffn_options);
+    EXPECT_EQ(ffn->d_model, 8);
+  }
+  // A type alone is the name.
+  EXPECT_EQ(TransformerConfig::parse(tiny({{"ffn", {{"type", "feed_forward"}}}})).to_json()["ffn"], "feed_forward");
+  EXPECT_CONTAINS(error_message([] { TransformerConfig::parse(tiny({{"ffn", {{"hidden", 12}}}})); }),
+                  "config: model.ffn: expected {\"type\": NAME, ...}, found {\"hidden\":12}");
+  EXPECT_CONTAINS(error_message([] { TransformerConfig::parse(tiny({{"ffn", 3}})); }),
+                  "config: model.ffn: expected a layer name or {\"type\": NAME, ...}, found 3");
+  EXPECT_CONTAINS(error_message([] { TransformerConfig::parse(tiny({{"ffn", {{"type", "feed_forwrd"}}}})); }),
+                  "(did you mean \"feed_forward\"?)");
+  EXPECT_CONTAINS(error_message([] { EncoderDecoder m(TransformerConfig::parse(tiny({{"ffn", {{"type", "feed_forward"}, {"x", 1}}}}))); }),
+                  "layer \"feed_forward\" takes no options");
+}
+
 std::map<std::string, Shape> expected_names(bool shared, bool tied, bool pre_norm) {
   std::map<std::string, Shape> e;
   const Shape emb{kVocab, 8}, vec{8}, mat{8, 8};

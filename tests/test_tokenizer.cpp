@@ -217,7 +217,7 @@ TEST(SentencePieceTokenizer, NeedsAVocabularySize) {
 }
 
 TEST(TokenizerJson, MalformedDescriptionsAreErrors) {
-  EXPECT_CONTAINS(error_message([] { Tokenizer::from_json({{"type", "morse"}}); }), "unknown type \"morse\"");
+  EXPECT_CONTAINS(error_message([] { Tokenizer::from_json({{"type", "morse"}}); }), "tokenizer: unknown tokenizer \"morse\" (one of: byte, char, sentencepiece, word)");
   EXPECT_CONTAINS(error_message([] { Tokenizer::from_json(nlohmann::json::array()); }), "expected {\"type\"");
   EXPECT_CONTAINS(error_message([] { Tokenizer::from_json({{"type", "char"}}); }), "malformed char tokenizer");
   EXPECT_CONTAINS(error_message([] { Tokenizer::from_json({{"type", "word"}, {"vocab", {"a", "b"}}}); }),
@@ -226,7 +226,7 @@ TEST(TokenizerJson, MalformedDescriptionsAreErrors) {
                   "duplicate");
   TokenizerConfig c;
   c.type = "bpe";
-  EXPECT_CONTAINS(error_message([&] { Tokenizer::train(c, "abc"); }), "unknown tokenizer \"bpe\"");
+  EXPECT_CONTAINS(error_message([&] { Tokenizer::train(c, "abc"); }), "config: tokenizer.type: unknown tokenizer \"bpe\"");
 }
 
 }  // namespace

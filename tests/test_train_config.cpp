@@ -1,6 +1,8 @@
 // The training config (tools/train/train_config.h): defaults, every kind of error
 // (unknown key with a suggestion, wrong type, out of range, JSON syntax with
-// line:column, missing data.train) and --set overrides under the same checks.
+// line:column, missing data.train) and --set overrides under the same checks;
+// an optimizer and a schedule registered from this file, as a user's own code
+// would, are picked by name and configured through the config.
 #include "tools/train/train_config.h"
 
 #include <gtest/gtest.h>
@@ -14,6 +16,7 @@
 
 #include "core/error.h"
 #include "test_util.h"
+#include "tools/train/config_help.h"
 
 namespace tfm {
 namespace {
@@ -114,9 +117,10 @@ TEST(TrainConfig, OutOfRangeValuesNameTheRange) {
   EXPECT_CONTAINS(parse_error_with("optim", "betas", nlohmann::json::array({0.9})), "optim.betas: expected two numbers, found 1");
   EXPECT_CONTAINS(parse_error_with("optim", "grad_accum", 0), "optim.grad_accum: 0 is out of range [1, 65536]");
   EXPECT_CONTAINS(parse_error_with("tokenizer", "type", "bpe"),
-                  "tokenizer.type: \"bpe\" is not one of: byte, char, word, sentencepiece");
+                  "config: tokenizer.type: unknown tokenizer \"bpe\" (one of: byte, char, sentencepiece, word)");
   EXPECT_CONTAINS(parse_error_with("optim", "schedule", "cosin"), "(did you mean \"cosine\"?)");
-  EXPECT_CONTAINS(parse_error_with("optim", "name", "adamx"), "optim.name: \"adamx\" is not one of: sgd, adam, adamw");
+  EXPECT_CONTAINS(parse_error_with("optim", "schedule", "cosin"), "config: optim.schedule: unknown schedule \"cosin\"");
+  EXPECT_CONTAINS(parse_error_with("optim", "name", "adamx"), "config: optim.name: unknown optimizer \"adamx\" (one of: adam, adamw, sgd");
   // Settings that contradict each other.
   EXPECT_CONTAINS(parse_error_with("optim", "nesterov", true), "optim.nesterov needs optim.momentum > 0");
   EXPECT_CONTAINS(parse_error_with("train", "max_steps", 0), "set train.max_steps or train.max_time");
@@ -201,6 +205,75 @@ TEST(TrainConfigFile, SetOverridesAreValidatedLikeTheFile) {
   EXPECT_CONTAINS(parse_with("=3"), "expected key.path=value");
   EXPECT_CONTAINS(parse_with("train..seed=3"), "empty key");
   EXPECT_CONTAINS(parse_with("model.d_model.width=3"), "is not an object");
+}
+
+// A user's optimizer: w -= lr * scale * g, with its own key optim.scale.
+class ScaledSgd : public Optimizer {
+ public:
+  ScaledSgd(const NamedParameters& p, const OptimizerConfig& c)
+      : Optimizer(p, c), scale_(c.options.value("scale", 0.5)) {}
+  void step(double lr) override {
+    ++steps_;
+    for (auto& s : slots_)
+      for (int64_t i = 0; i < s.param->numel(); ++i)
+        s.param->mutable_data().data()[i] -= static_cast<float>(lr * scale_) * s.param->grad().data()[i];
+  }
+
+ private:
+  double scale_;
+};
+
+// A user's schedule: lr * gamma^floor(step / every), with its own key optim.every.
+class StepDecay : public Schedule {
+ public:
+  explicit StepDecay(const ScheduleConfig& s) : lr_(s.lr), every_(s.options.value("every", 10)) {}
+  double rate(int64_t step) const override { return lr_ * std::pow(0.5, static_cast<double>(step / every_)); }
+
+ private:
+  double lr_;
+  int64_t every_;
+};
+
+TFM_REGISTER_OPTIMIZER(
+    "test-scaled-sgd", [](const NamedParameters& p, const OptimizerConfig& c) -> std::unique_ptr<Optimizer> {
+      return std::make_unique<ScaledSgd>(p, c);
+    },
+    "plain SGD with a scaled step (registered by a test)", {{"scale", "number", "0.5", "step scale"}});
+TFM_REGISTER_SCHEDULE(
+    "test-step-decay", [](const ScheduleConfig& s) -> std::unique_ptr<Schedule> { return std::make_unique<StepDecay>(s); },
+    "halves lr every `every` steps (registered by a test)", {{"every", "int", "10", "steps between halvings"}});
+
+TEST(TrainConfig, OptimizerAndScheduleRegisteredOutsideTfmArePickedByName) {
+  nlohmann::json j = minimal();
+  j["optim"] = {{"name", "test-scaled-sgd"}, {"scale", 0.25}, {"schedule", "test-step-decay"}, {"every", 3}, {"lr", 0.1}};
+  const TrainConfig c = TrainConfig::parse(j);
+  EXPECT_EQ(c.optim.optimizer.name, "test-scaled-sgd");
+  EXPECT_EQ(c.optim.optimizer.options, nlohmann::json({{"scale", 0.25}}));
+  EXPECT_EQ(c.optim.schedule.name, "test-step-decay");
+  EXPECT_EQ(c.optim.schedule.options, nlohmann::json({{"every", 3}}));
+  EXPECT_EQ(c.resolved["optim"]["scale"], 0.25);
+  EXPECT_EQ(TrainConfig::parse(c.resolved).resolved, c.resolved);
+
+  // What the trainer does with them: the user's classes, with the user's settings.
+  EXPECT_DOUBLE_EQ(learning_rate(c.optim.schedule, 2), 0.1);
+  EXPECT_DOUBLE_EQ(learning_rate(c.optim.schedule, 7), 0.025);
+  Variable w(Tensor::zeros({3}), true);
+  w.ensure_grad().data()[1] = 2.0f;
+  auto optimizer = make_optimizer({{"w", &w}}, c.optim.optimizer);
+  ASSERT_NE(dynamic_cast<ScaledSgd*>(optimizer.get()), nullptr);
+  optimizer->step(learning_rate(c.optim.schedule, 1));
+  EXPECT_FLOAT_EQ(w.data().data()[1], -0.05f);  // 0 - 0.1 * 0.25 * 2
+
+  // Their keys belong to them: another optimizer does not take optim.scale.
+  EXPECT_CONTAINS(parse_error_with("optim", "scale", 0.25), "config: unknown key optim.scale");
+  // Unknown names list every registered one, the user's included.
+  EXPECT_CONTAINS(parse_error_with("optim", "name", "lamb"),
+                  "config: optim.name: unknown optimizer \"lamb\" (one of: adam, adamw, sgd, test-scaled-sgd)");
+  EXPECT_CONTAINS(parse_error_with("optim", "schedule", "test-step-decai"), "(did you mean \"test-step-decay\"?)");
+  // And `tfm help config-keys` documents them from their entries.
+  const std::string help = config_keys_help();
+  EXPECT_CONTAINS(help, "optim (\"name\": \"test-scaled-sgd\"): plain SGD with a scaled step");
+  EXPECT_CONTAINS(help, "  every             int     10      steps between halvings");
 }
 
 }  // namespace

@@ -221,4 +221,13 @@ std::unique_ptr<Tokenizer> sentencepiece_from_json(const nlohmann::json& j) {
   return std::make_unique<SentencePieceTokenizer>(base64_decode(j.at("model").get<std::string>()));
 }
 
+namespace {
+TFM_REGISTER_TOKENIZER(
+    "sentencepiece", train_sentencepiece, "SentencePiece (Kudo & Richardson 2018) trained on the training text's lines",
+    {{"vocab_size", "int", "0", "required"},
+     {"model_type", "string", "\"bpe\"", "bpe | unigram"},
+     {"character_coverage", "number", "1.0", "share of characters the vocabulary covers"}},
+    TokenizerLoader{sentencepiece_from_json});
+}  // namespace
+
 }  // namespace tfm

@@ -204,27 +204,49 @@ class WordTokenizer : public Tokenizer {
 
 }  // namespace
 
+TokenizerRegistry& tokenizer_registry() {
+  static TokenizerRegistry registry("tokenizer");
+  return registry;
+}
+
 std::unique_ptr<Tokenizer> Tokenizer::train(const TokenizerConfig& c, const std::string& text) {
-  if (c.type == "byte") return std::make_unique<ByteTokenizer>();
-  if (c.type == "char") return CharTokenizer::train(text);
-  if (c.type == "word") return WordTokenizer::train(c, text);
-  if (c.type == "sentencepiece") return train_sentencepiece(c, text);
-  TFM_FAIL("config: tokenizer.type: unknown tokenizer \"", c.type, "\" (one of: byte, char, word, sentencepiece)");
+  return tokenizer_registry().get(c.type, "config: tokenizer.type").factory(c, text);
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::from_json(const nlohmann::json& j) {
   TFM_CHECK(j.is_object() && j.contains("type") && j["type"].is_string(),
             "tokenizer: expected {\"type\": ...}, found ", j.dump().substr(0, 200));
   const std::string type = j["type"].get<std::string>();
+  const TokenizerRegistry::Entry& entry = tokenizer_registry().get(type, "tokenizer");
   try {
-    if (type == "byte") return std::make_unique<ByteTokenizer>();
-    if (type == "char") return std::make_unique<CharTokenizer>(j.at("vocab").get<std::vector<std::string>>());
-    if (type == "word") return std::make_unique<WordTokenizer>(j.at("vocab").get<std::vector<std::string>>());
-    if (type == "sentencepiece") return sentencepiece_from_json(j);
+    return entry.extra.from_json(j);
   } catch (const nlohmann::json::exception& e) {
     TFM_FAIL("tokenizer: malformed ", type, " tokenizer description: ", e.what());
   }
-  TFM_FAIL("tokenizer: unknown type \"", type, "\" (one of: byte, char, word, sentencepiece)");
 }
+
+namespace {
+std::vector<std::string> saved_vocab(const nlohmann::json& j) { return j.at("vocab").get<std::vector<std::string>>(); }
+
+TFM_REGISTER_TOKENIZER(
+    "byte", [](const TokenizerConfig&, const std::string&) -> std::unique_ptr<Tokenizer> {
+      return std::make_unique<ByteTokenizer>();
+    },
+    "the 256 byte values (any input, no training)", {},
+    TokenizerLoader{[](const nlohmann::json&) -> std::unique_ptr<Tokenizer> { return std::make_unique<ByteTokenizer>(); }});
+TFM_REGISTER_TOKENIZER(
+    "char", [](const TokenizerConfig&, const std::string& text) { return CharTokenizer::train(text); },
+    "the UTF-8 code points of the training text", {},
+    TokenizerLoader{[](const nlohmann::json& j) -> std::unique_ptr<Tokenizer> {
+      return std::make_unique<CharTokenizer>(saved_vocab(j));
+    }});
+TFM_REGISTER_TOKENIZER(
+    "word", [](const TokenizerConfig& c, const std::string& text) { return WordTokenizer::train(c, text); },
+    "whitespace-separated words, <unk> and an <eos> per line",
+    {{"vocab_size", "int", "0", "most frequent words kept (0 = all)"}, {"min_freq", "int", "1", "minimum count"}},
+    TokenizerLoader{[](const nlohmann::json& j) -> std::unique_ptr<Tokenizer> {
+      return std::make_unique<WordTokenizer>(saved_vocab(j));
+    }});
+}  // namespace
 
 }  // namespace tfm

@@ -3,15 +3,18 @@
 // text), word (whitespace tokens, <unk>, <eos> per line) and sentencepiece
 // (BPE or unigram, trained with libsentencepiece). Each serialises to JSON that
 // checkpoints carry, so every command works from a checkpoint alone.
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "core/registry.h"
+
 namespace tfm {
 
 struct TokenizerConfig {
-  std::string type = "char";  // byte | char | word | sentencepiece
+  std::string type = "char";  // a registered tokenizer: byte | char | word | sentencepiece
   int64_t vocab_size = 0;     // word: keep the most frequent (0: all, subject to min_freq); sentencepiece: required
   int64_t min_freq = 1;       // word
   std::string model_type = "bpe";  // sentencepiece: bpe | unigram
@@ -40,9 +43,24 @@ class Tokenizer {
   static std::unique_ptr<Tokenizer> from_json(const nlohmann::json& j);
 };
 
+// Tokenizers by type (core/registry.h): an entry's factory trains one on a text;
+// its extra rebuilds one from the JSON that to_json wrote (checkpoints).
+struct TokenizerLoader {
+  std::function<std::unique_ptr<Tokenizer>(const nlohmann::json& saved)> from_json;
+};
+template <>
+struct RegistryExtra<Tokenizer> {
+  using type = TokenizerLoader;
+};
+using TokenizerRegistry = Registry<Tokenizer, const TokenizerConfig&, const std::string&>;  // (config, training text)
+TokenizerRegistry& tokenizer_registry();
+
 // Throws tfm::Error naming the byte offset of the first invalid UTF-8 sequence in text.
 void validate_utf8(const std::string& text, const std::string& what);
 // Splits valid UTF-8 into code point strings.
 std::vector<std::string> utf8_chars(const std::string& text);
 
 }  // namespace tfm
+
+// TFM_REGISTER_TOKENIZER("bpe", train, "help line", {keys}, ::tfm::TokenizerLoader{from_json}).
+#define TFM_REGISTER_TOKENIZER(...) TFM_REGISTRY_ADD(::tfm::tokenizer_registry(), __VA_ARGS__)

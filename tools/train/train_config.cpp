@@ -48,23 +48,78 @@ nlohmann::json load_config(const std::string& path, const std::vector<std::strin
   return j;
 }
 
-TrainConfig TrainConfig::parse(const nlohmann::json& j) {
-  ConfigReader top(j, "");
-  TrainConfig c;
-  c.model = top.get_json("model");
-  TFM_CHECK(c.model.is_object(), "config: section \"model\" is missing or not an object");
+namespace {
+// The keys a registered entry declares that the section's own keys do not
+// cover (a user's optimizer's settings), as the config gives them.
+template <typename Entry>
+nlohmann::json entry_options(ConfigReader& r, const Entry& entry) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const ConfigKey& key : entry.keys)
+    if (!r.was_read(key.name) && r.has(key.name)) out[key.name] = r.get_json(key.name);
+  return out;
+}
 
-  const nlohmann::json tok = top.get_json("tokenizer");
+TokenizerConfig parse_tokenizer(const nlohmann::json& tok) {
   ConfigReader t(tok, "tokenizer");
-  c.tokenizer.type = t.get_string("type", "char", {"byte", "char", "word", "sentencepiece"});
-  c.tokenizer.vocab_size = t.get_int("vocab_size", 0, 0, 1 << 24);
-  c.tokenizer.min_freq = t.get_int("min_freq", 1, 1, 1 << 30);
-  c.tokenizer.model_type = t.get_string("model_type", "bpe", {"bpe", "unigram"});
-  c.tokenizer.character_coverage = t.get_number("character_coverage", 1.0, 0.5, 1.0);
+  TokenizerConfig c;
+  c.type = t.get_string("type", c.type);
+  (void)tokenizer_registry().get(c.type, "config: tokenizer.type");
+  c.vocab_size = t.get_int("vocab_size", 0, 0, 1 << 24);
+  c.min_freq = t.get_int("min_freq", 1, 1, 1 << 30);
+  c.model_type = t.get_string("model_type", "bpe", {"bpe", "unigram"});
+  c.character_coverage = t.get_number("character_coverage", 1.0, 0.5, 1.0);
   t.finish();
+  return c;
+}
 
-  const nlohmann::json data = top.get_json("data");
+OptimSettings parse_optim(const nlohmann::json& optim) {
+  ConfigReader o(optim, "optim");
+  OptimSettings c;
+  auto& oc = c.optimizer;
+  oc.name = o.get_string("name", oc.name);
+  const OptimizerRegistry::Entry& optimizer = optimizer_registry().get(oc.name, "config: optim.name");
+  oc.lr = o.get_number("lr", 1e-3, 0.0, 100.0);
+  const auto betas = o.get_numbers("betas", {0.9, 0.999}, 0.0, 0.999999);
+  TFM_CHECK(betas.size() == 2, "config: optim.betas: expected two numbers, found ", betas.size());
+  oc.beta1 = betas[0];
+  oc.beta2 = betas[1];
+  oc.eps = o.get_number("eps", 1e-8, 0.0, 1.0);
+  oc.weight_decay = o.get_number("weight_decay", 0.0, 0.0, 10.0);
+  oc.momentum = o.get_number("momentum", 0.0, 0.0, 0.999999);
+  oc.nesterov = o.get_bool("nesterov", false);
+  TFM_CHECK(!oc.nesterov || oc.momentum > 0, "config: optim.nesterov needs optim.momentum > 0");
+  oc.decay_embeddings = o.get_bool("decay_embeddings", false);
+  auto& s = c.schedule;
+  s.name = o.get_string("schedule", s.name);
+  const ScheduleRegistry::Entry& schedule = schedule_registry().get(s.name, "config: optim.schedule");
+  s.lr = oc.lr;
+  s.warmup_steps = o.get_int("warmup_steps", 0, 0, 1 << 30);
+  s.decay_steps = o.get_int("decay_steps", 0, 0, 1 << 30);  // 0: train.max_steps (or derived from max_time)
+  s.min_lr = o.get_number("min_lr", 0.0, 0.0, 100.0);
+  c.grad_clip = o.get_number("grad_clip", 1.0, 0.0, 1e9);
+  c.grad_accum = o.get_int("grad_accum", 1, 1, 1 << 16);
+  c.label_smoothing = o.get_number("label_smoothing", 0.0, 0.0, 1.0);
+  oc.options = entry_options(o, optimizer);
+  s.options = entry_options(o, schedule);
+  o.finish();
+  return c;
+}
+
+nlohmann::json optim_json(const OptimSettings& c) {
+  const auto& oc = c.optimizer;
+  const auto& s = c.schedule;
+  nlohmann::json j = {{"name", oc.name}, {"lr", oc.lr}, {"betas", {oc.beta1, oc.beta2}}, {"eps", oc.eps},
+                      {"weight_decay", oc.weight_decay}, {"momentum", oc.momentum}, {"nesterov", oc.nesterov},
+                      {"decay_embeddings", oc.decay_embeddings}, {"schedule", s.name}, {"warmup_steps", s.warmup_steps},
+                      {"decay_steps", s.decay_steps}, {"min_lr", s.min_lr}, {"grad_clip", c.grad_clip},
+                      {"grad_accum", c.grad_accum}, {"label_smoothing", c.label_smoothing}};
+  for (const auto& options : {oc.options, s.options}) j.update(options);
+  return j;
+}
+
+DataConfig parse_data(const nlohmann::json& data) {
   ConfigReader d(data, "data");
+  DataConfig c;
   auto files = [](const nlohmann::json& j, const std::string& key) {
     TFM_CHECK(j.is_string() || j.is_array(), "config: ", key, ": expected a file name or a list of them, found ",
               j.dump());
@@ -92,52 +147,28 @@ TrainConfig TrainConfig::parse(const nlohmann::json& j) {
   };
   const nlohmann::json train_files = d.get_json("train");
   if (train_files.is_object()) {
-    pair_of_files(train_files, "data.train", c.data.train_source, c.data.train_target);
+    pair_of_files(train_files, "data.train", c.train_source, c.train_target);
     const nlohmann::json val_files = d.get_json("val");
     TFM_CHECK(val_files.is_object(), "config: data.val: parallel training data needs parallel validation data ",
               "{\"source\": ..., \"target\": ...}");
-    pair_of_files(val_files, "data.val", c.data.val_source, c.data.val_target);
-    c.data.max_len = d.get_int("max_len", 0, 0, 1 << 20);
-    c.data.sort_pool = d.get_int("sort_pool", c.data.sort_pool, 1, int64_t{1} << 40);
+    pair_of_files(val_files, "data.val", c.val_source, c.val_target);
+    c.max_len = d.get_int("max_len", 0, 0, 1 << 20);
+    c.sort_pool = d.get_int("sort_pool", c.sort_pool, 1, int64_t{1} << 40);
   } else {
-    c.data.train = d.get_strings("train", {});
-    TFM_CHECK(!c.data.train.empty(), "config: data.train: at least one training file is required");
-    c.data.val = d.get_strings("val", {});
-    c.data.val_fraction = d.get_number("val_fraction", c.data.val.empty() ? 0.1 : 0.0, 0.0, 0.5);
-    TFM_CHECK(!c.data.val.empty() || c.data.val_fraction > 0.0,
+    c.train = d.get_strings("train", {});
+    TFM_CHECK(!c.train.empty(), "config: data.train: at least one training file is required");
+    c.val = d.get_strings("val", {});
+    c.val_fraction = d.get_number("val_fraction", c.val.empty() ? 0.1 : 0.0, 0.0, 0.5);
+    TFM_CHECK(!c.val.empty() || c.val_fraction > 0.0,
               "config: data: set data.val (files) or data.val_fraction > 0 for validation");
   }
   d.finish();
+  return c;
+}
 
-  const nlohmann::json optim = top.get_json("optim");
-  ConfigReader o(optim, "optim");
-  auto& oc = c.optim.optimizer;
-  oc.name = o.get_string("name", "adamw", {"sgd", "adam", "adamw"});
-  oc.lr = o.get_number("lr", 1e-3, 0.0, 100.0);
-  const auto betas = o.get_numbers("betas", {0.9, 0.999}, 0.0, 0.999999);
-  TFM_CHECK(betas.size() == 2, "config: optim.betas: expected two numbers, found ", betas.size());
-  oc.beta1 = betas[0];
-  oc.beta2 = betas[1];
-  oc.eps = o.get_number("eps", 1e-8, 0.0, 1.0);
-  oc.weight_decay = o.get_number("weight_decay", 0.0, 0.0, 10.0);
-  oc.momentum = o.get_number("momentum", 0.0, 0.0, 0.999999);
-  oc.nesterov = o.get_bool("nesterov", false);
-  TFM_CHECK(!oc.nesterov || oc.momentum > 0, "config: optim.nesterov needs optim.momentum > 0");
-  oc.decay_embeddings = o.get_bool("decay_embeddings", false);
-  auto& s = c.optim.schedule;
-  s.name = o.get_string("schedule", "constant", {"constant", "cosine", "noam"});
-  s.lr = oc.lr;
-  s.warmup_steps = o.get_int("warmup_steps", 0, 0, 1 << 30);
-  s.decay_steps = o.get_int("decay_steps", 0, 0, 1 << 30);  // 0: train.max_steps (or derived from max_time)
-  s.min_lr = o.get_number("min_lr", 0.0, 0.0, 100.0);
-  c.optim.grad_clip = o.get_number("grad_clip", 1.0, 0.0, 1e9);
-  c.optim.grad_accum = o.get_int("grad_accum", 1, 1, 1 << 16);
-  c.optim.label_smoothing = o.get_number("label_smoothing", 0.0, 0.0, 1.0);
-  o.finish();
-
-  const nlohmann::json train = top.get_json("train");
+TrainSettings parse_train(const nlohmann::json& train, bool parallel) {
   ConfigReader tr(train, "train");
-  auto& ts = c.train;
+  TrainSettings ts;
   ts.batch_size = tr.get_int("batch_size", ts.batch_size, 1, 1 << 20);
   ts.max_steps = tr.get_int("max_steps", ts.max_steps, 0, int64_t{1} << 40);
   ts.max_time = tr.get_number("max_time", 0.0, 0.0, 1e9);
@@ -152,7 +183,7 @@ TrainConfig TrainConfig::parse(const nlohmann::json& j) {
   ts.precision = tr.get_string("precision", "fp32", {"fp32", "bf16", "auto"});
   ts.skip_nonfinite = tr.get_bool("skip_nonfinite", false);
   ts.keep_checkpoints = tr.get_int("keep_checkpoints", 0, 0, 1 << 20);
-  if (c.data.parallel()) {
+  if (parallel) {
     ts.batch_tokens = tr.get_int("batch_tokens", 0, 0, int64_t{1} << 40);
     if (ts.batch_tokens > 0) TFM_CHECK(!tr.has("batch_size"), "config: train: set train.batch_tokens or train.batch_size, not both");
     ts.eval_bleu = tr.get_bool("eval_bleu", true);
@@ -164,9 +195,12 @@ TrainConfig TrainConfig::parse(const nlohmann::json& j) {
       TFM_CHECK(!tr.has(key), "config: train.", key, " applies to parallel data only (data.train {\"source\", \"target\"})");
   }
   tr.finish();
-  top.finish();
+  return ts;
+}
 
-  c.resolved = {
+nlohmann::json resolved_json(const TrainConfig& c) {
+  const TrainSettings& ts = c.train;
+  nlohmann::json resolved = {
       {"model", c.model},
       {"tokenizer",
        {{"type", c.tokenizer.type}, {"vocab_size", c.tokenizer.vocab_size}, {"min_freq", c.tokenizer.min_freq},
@@ -177,19 +211,14 @@ TrainConfig TrainConfig::parse(const nlohmann::json& j) {
                                     {"max_len", c.data.max_len},
                                     {"sort_pool", c.data.sort_pool}}
                    : nlohmann::json{{"train", c.data.train}, {"val", c.data.val}, {"val_fraction", c.data.val_fraction}}},
-      {"optim",
-       {{"name", oc.name}, {"lr", oc.lr}, {"betas", {oc.beta1, oc.beta2}}, {"eps", oc.eps},
-        {"weight_decay", oc.weight_decay}, {"momentum", oc.momentum}, {"nesterov", oc.nesterov},
-        {"decay_embeddings", oc.decay_embeddings}, {"schedule", s.name}, {"warmup_steps", s.warmup_steps},
-        {"decay_steps", s.decay_steps}, {"min_lr", s.min_lr}, {"grad_clip", c.optim.grad_clip},
-        {"grad_accum", c.optim.grad_accum}, {"label_smoothing", c.optim.label_smoothing}}},
+      {"optim", optim_json(c.optim)},
       {"train",
        {{"batch_size", ts.batch_size}, {"max_steps", ts.max_steps}, {"max_time", ts.max_time},
         {"eval_every", ts.eval_every}, {"eval_batches", ts.eval_batches}, {"log_every", ts.log_every},
         {"checkpoint_every", ts.checkpoint_every}, {"seed", ts.seed}, {"threads", ts.threads},
         {"precision", ts.precision}, {"skip_nonfinite", ts.skip_nonfinite}, {"keep_checkpoints", ts.keep_checkpoints}}}};
   if (c.data.parallel()) {
-    auto& t = c.resolved["train"];
+    auto& t = resolved["train"];
     t["batch_tokens"] = ts.batch_tokens;
     // Token-count batches take no batch_size (parse refuses both): config.json must parse as a config again.
     if (ts.batch_tokens > 0) t.erase("batch_size");
@@ -197,100 +226,25 @@ TrainConfig TrainConfig::parse(const nlohmann::json& j) {
     t["eval_bleu_sentences"] = ts.eval_bleu_sentences;
     t["best_by"] = ts.best_by;
   }
-  return c;
+  return resolved;
 }
 
-std::string config_keys_help() {
-  return R"(Config keys (JSON; override any with --set section.key=value):
+}  // namespace
 
-model (decoder-only LM, "type": "lm")
-  type              string  "lm" | "transformer" | "rnn-attention"  model architecture
-  n_layer           int     4       Transformer blocks
-  n_head            int     4       attention heads (must divide d_model)
-  n_kv_head         int     n_head  key/value heads, grouped-query attention (must divide n_head)
-  d_model           int     128     model width
-  d_ff              int     4*d_model  feed-forward hidden width
-  seq_len           int     64      context length (positions)
-  vocab_size        int     from the tokenizer
-  activation        string  "gelu"  gelu (exact erf) | gelu_tanh | relu
-  norm              string|object "layernorm"  layernorm | rmsnorm | {"type": "rmsnorm", "eps": 1e-6}
-                                    (legacy: "pre" | "post" mean norm_placement)
-  norm_placement    string  "pre"   pre | post (norm before each sublayer, or after the residual add)
-  pos_emb           string  "learned"  learned | sinusoidal | rope | none
-  rope_theta        number  10000   base of the rotary angles (pos_emb "rope")
-  bias              bool    true    false: no bias in any Linear or norm
-  tie_embeddings    bool    true    output head shares the token embedding
-  dropout           number  0       dropout on embeddings, attention weights, residuals, FFN
-  layer_norm_eps    number  1e-5    eps of every norm (LayerNorm and RMSNorm)
-  attention_window  int     0       0 = global; w = each position sees the w most recent
-  ffn               string|object "feed_forward"  registered layer used as the feed-forward sublayer
-                                    ("swiglu": down(silu(gate(x))*up(x)), hidden size d_ff)
-model ("type": "transformer", Vaswani et al. 2017) also: n_encoder_layers, n_decoder_layers
-  (default n_layer = 6), share_embeddings (true); defaults differ from the LM's: d_model 512,
-  n_head 8, norm "post", activation "relu", dropout 0.1, seq_len 256. Trains on parallel data (docs/translation.md).
-model ("type": "rnn-attention", Luong et al. 2015; docs/attention.md)
-  d_model           int     256     embedding and LSTM hidden size
-  seq_len           int     128     longest sentence (tokens, eos included)
-  dropout           number  0.2     on embeddings, encoder states and attentional states
-  tie_embeddings    bool    true    output layer shares the target embedding
-  input_feeding     bool    true    feed h~(t-1) with the next decoder input
-  attention         object  {"type": "global", "score": "dot", "window": 10}
-                    type global | local-m | local-p | none; score dot | general | concat; window D
+TrainConfig TrainConfig::parse(const nlohmann::json& j) {
+  ConfigReader top(j, "");
+  TrainConfig c;
+  c.model = top.get_json("model");
+  TFM_CHECK(c.model.is_object(), "config: section \"model\" is missing or not an object");
 
-tokenizer
-  type              string  "char"  byte | char | word | sentencepiece
-  vocab_size        int     0       word: most frequent kept (0 = all); sentencepiece: required
-  min_freq          int     1       word: minimum count
-  model_type        string  "bpe"   sentencepiece: bpe | unigram
-  character_coverage number 1.0     sentencepiece
+  c.tokenizer = parse_tokenizer(top.get_json("tokenizer"));
+  c.data = parse_data(top.get_json("data"));
+  c.optim = parse_optim(top.get_json("optim"));
+  c.train = parse_train(top.get_json("train"), c.data.parallel());
+  top.finish();
 
-data (text, for "lm")
-  train             [string] required  files or globs (relative to the current directory)
-  val               [string] []        validation files; empty = hold out val_fraction
-  val_fraction      number  0.1     fraction held out from the end of the training text
-data (parallel, for "transformer" and "rnn-attention": line i of source ↔ line i of target)
-  train             {"source": files, "target": files}  required
-  val               {"source": files, "target": files}  required
-  max_len           int     0       drop training pairs with a side longer (tokens + eos); 0 = model.seq_len
-  sort_pool         int     16384   pairs shuffled, then sorted by length within pools of this size
-
-optim
-  name              string  "adamw" sgd | adam | adamw
-  lr                number  1e-3    peak learning rate
-  betas             [n, n]  [0.9, 0.999]
-  eps               number  1e-8
-  weight_decay      number  0       adamw: decoupled; adam/sgd: L2. Matrices only
-  decay_embeddings  bool    false   also decay embedding matrices
-  momentum          number  0       sgd
-  nesterov          bool    false   sgd
-  schedule          string  "constant"  constant | cosine | noam
-  warmup_steps      int     0       linear warmup
-  decay_steps       int     0       cosine end; 0 = train.max_steps, or derived from train.max_time
-  min_lr            number  0       cosine floor
-  grad_clip         number  1.0     max global gradient norm (0 = off)
-  grad_accum        int     1       micro-batches per step
-  label_smoothing   number  0
-
-train
-  batch_size        int     12      sequences per step (per micro-batch when grad_accum > 1)
-  max_steps         int     5000    0 = no limit (then max_time must be set)
-  max_time          number  0       seconds of training, 0 = no limit
-  eval_every        int     250     steps between validations
-  eval_batches      int     20      batches per validation
-  log_every         int     10      steps between log lines (the last step is always logged)
-  checkpoint_every  int     500     steps between checkpoints
-  seed              int     1337
-  threads           int     0       OpenMP threads, 0 = the cores / MPI ranks on this host
-  precision         string  "fp32"  fp32 | bf16 | auto: GEMM operands in bf16 with fp32 accumulation; weights, optimizer
-                                    state, softmax, norms and losses stay fp32 (auto: bf16 where its GEMM is 1.3x faster)
-  skip_nonfinite    bool    false   skip steps with NaN/Inf loss or gradients instead of stopping
-  keep_checkpoints  int     0       also keep the last K checkpoints as checkpoints/step-N.safetensors (tfm average)
-train (parallel data only)
-  batch_tokens      int     0       token-count batches: rows × longest side ≤ this (0 = batch_size sentences)
-  eval_bleu         bool    true    greedy BLEU (sacreBLEU's default) on the validation pairs at each evaluation
-  eval_bleu_sentences int   0       validation pairs decoded for BLEU (0 = all)
-  best_by           string  "loss"  loss | bleu: which validation figure picks best.safetensors
-)";
+  c.resolved = resolved_json(c);
+  return c;
 }
 
 }  // namespace tfm

@@ -66,7 +66,5 @@ struct TrainConfig {
 void apply_override(nlohmann::json& config, const std::string& assignment);
 // Loads a config file and applies overrides; throws tfm::Error with file:line:column on syntax errors.
 nlohmann::json load_config(const std::string& path, const std::vector<std::string>& overrides);
-// Every key: "section.key", type, default and meaning (tfm help config-keys, docs/config.md).
-std::string config_keys_help();
 
 }  // namespace tfm

@@ -69,7 +69,9 @@ Trainer::Trainer(const TrainConfig& config, Task& task, RunDir dir, TrainerOptio
   if (seq2seq && !task.bleu_sources.empty())
     bleu_evaluator_.emplace(task.bleu_sources, task.bleu_references, config.train.eval_bleu_sentences);
   schedule_ = config.optim.schedule;
-  derive_decay_ = schedule_.name == "cosine" && schedule_.decay_steps == 0 && config.train.max_time > 0;
+  // A schedule that reads decay_steps and was not given it: sized from max_time once the step time is known.
+  derive_decay_ = schedule_registry().get(schedule_.name).has_key("decay_steps") && schedule_.decay_steps == 0 &&
+                  config.train.max_time > 0;
   if (schedule_.decay_steps == 0)
     schedule_.decay_steps = state_.decay_steps > 0 ? state_.decay_steps : config.train.max_steps;
   probe_steps_ = std::max<int64_t>(10, std::min<int64_t>(50, config.optim.schedule.warmup_steps / 2));
