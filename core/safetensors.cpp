@@ -64,7 +64,17 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
 
 SafetensorsContents load_safetensors(const std::string& path) { return parse_safetensors(read_file(path), path); }
 
-SafetensorsContents parse_safetensors(const std::string& bytes, const std::string& src) {
+namespace {
+// One tensor of the header: its name, dtype, shape and byte range within the data section.
+struct HeaderEntry {
+  std::string name;
+  uint64_t begin, end;
+  DType dtype;
+  Shape shape;
+};
+
+// The 8-byte length and the JSON header after it; data_begin receives the first data byte.
+nlohmann::json parse_header(const std::string& bytes, const std::string& src, uint64_t& data_begin) {
   TFM_CHECK(bytes.size() >= 8, src, ": not a safetensors file: ", bytes.size(), " bytes, expected at least 8");
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
@@ -80,15 +90,86 @@ SafetensorsContents parse_safetensors(const std::string& bytes, const std::strin
     TFM_FAIL(src, ": header (bytes 8-", 8 + n, ") is not valid JSON: ", e.what());
   }
   TFM_CHECK(header.is_object(), src, ": header must be a JSON object");
-  const uint64_t data_begin = 8 + n, data_size = bytes.size() - data_begin;
+  data_begin = 8 + n;
+  return header;
+}
+
+DType parse_dtype(const nlohmann::json& dt, const std::string& src, const std::string& name) {
+  TFM_CHECK(dt.is_string(), src, ": tensor \"", name, "\": dtype must be a string");
+  const std::string d = dt.get<std::string>();
+  if (d == "F32") return DType::F32;
+  if (d == "BF16") return DType::BF16;
+  if (d == "I32") return DType::I32;
+  TFM_FAIL(src, ": tensor \"", name, "\": unsupported dtype ", d, " (expected F32, BF16 or I32)");
+}
+
+// A tensor's header entry, checked against the data section of data_size bytes (file size file_size).
+HeaderEntry parse_entry(const std::string& name, const nlohmann::json& info, const std::string& src,
+                        uint64_t data_begin, uint64_t file_size) {
+  TFM_CHECK(info.is_object() && info.contains("dtype") && info.contains("shape") && info.contains("data_offsets"),
+            src, ": tensor \"", name, "\": expected {dtype, shape, data_offsets}, found ", info.dump());
+  HeaderEntry e;
+  e.name = name;
+  e.dtype = parse_dtype(info["dtype"], src, name);
+  const auto& sh = info["shape"];
+  TFM_CHECK(sh.is_array() && sh.size() <= Shape::kMaxDims, src, ": tensor \"", name, "\": bad shape ", sh.dump());
+  std::vector<int64_t> dims;
+  for (auto& x : sh) {
+    TFM_CHECK(x.is_number_unsigned() && x.get<uint64_t>() <= (uint64_t{1} << 62), src, ": tensor \"", name,
+              "\": bad shape ", sh.dump(), " (expected non-negative integers)");
+    dims.push_back(x.get<int64_t>());
+  }
+  e.shape = Shape(std::span<const int64_t>(dims));
+  const auto& off = info["data_offsets"];
+  TFM_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(), src,
+            ": tensor \"", name, "\": data_offsets must be [begin, end], found ", off.dump());
+  e.begin = off[0].get<uint64_t>();
+  e.end = off[1].get<uint64_t>();
+  const uint64_t data_size = file_size - data_begin;
+  TFM_CHECK(e.begin <= e.end && e.end <= data_size, src, ": tensor \"", name, "\": data_offsets [", e.begin, ", ",
+            e.end, ") (file bytes ", data_begin + e.begin, "-", data_begin + e.end, ") outside the ", data_size,
+            " data bytes (file is ", file_size, " bytes; truncated?)");
+  const uint64_t expected = static_cast<uint64_t>(e.shape.numel()) * dtype_size(e.dtype);
+  TFM_CHECK(e.end - e.begin == expected, src, ": tensor \"", name, "\": ", e.end - e.begin, " bytes for ",
+            info["dtype"].get<std::string>(), " ", e.shape, ", expected ", expected);
+  return e;
+}
+
+// Checksums (tfm's files; absent from files other writers made): every tensor
+// listed, nothing else. Taken out of metadata; null when the file has none.
+nlohmann::json take_checksums(std::map<std::string, std::string>& metadata, const std::vector<HeaderEntry>& entries,
+                              const std::string& src) {
+  auto it = metadata.find(kChecksumKey);
+  if (it == metadata.end()) return nullptr;
+  nlohmann::json checksums = parse_json(it->second, src + " (__metadata__." + kChecksumKey + ")");
+  TFM_CHECK(checksums.is_object(), src, ": __metadata__.", kChecksumKey, " must map tensor names to CRC32C values");
+  metadata.erase(it);
+  std::set<std::string> names;
+  for (const HeaderEntry& e : entries) names.insert(e.name);
+  for (auto& [name, value] : checksums.items())
+    TFM_CHECK(names.contains(name), src, ": __metadata__.", kChecksumKey, " lists tensor \"", name,
+              "\", which the file does not hold");
+  return checksums;
+}
+
+// Each CRC32C equal to that of the tensor's bytes.
+void verify_checksum(const nlohmann::json& checksums, const HeaderEntry& e, const char* data, uint64_t data_begin,
+                     const std::string& src) {
+  const auto c = checksums.find(e.name);
+  TFM_CHECK(c != checksums.end() && c->is_string(), src, ": tensor \"", e.name, "\" has no checksum in __metadata__.",
+            kChecksumKey, " (the header was edited?)");
+  const std::string computed = crc32c_hex(crc32c(data, e.end - e.begin));
+  TFM_CHECK(c->get<std::string>() == computed, src, ": tensor \"", e.name, "\" is corrupted: CRC32C of its ",
+            e.end - e.begin, " bytes (file bytes ", data_begin + e.begin, "-", data_begin + e.end, ") is ", computed,
+            ", the file records ", c->get<std::string>());
+}
+}  // namespace
+
+SafetensorsContents parse_safetensors(const std::string& bytes, const std::string& src) {
+  uint64_t data_begin = 0;
+  const nlohmann::json header = parse_header(bytes, src, data_begin);
   SafetensorsContents out;
-  struct Entry {
-    std::string name;
-    uint64_t begin, end;
-    DType dtype;
-    Shape shape;
-  };
-  std::vector<Entry> entries;
+  std::vector<HeaderEntry> entries;
   for (auto& [name, info] : header.items()) {
     if (name == "__metadata__") {
       TFM_CHECK(info.is_object(), src, ": __metadata__ must be an object of strings");
@@ -98,53 +179,10 @@ SafetensorsContents parse_safetensors(const std::string& bytes, const std::strin
       }
       continue;
     }
-    TFM_CHECK(info.is_object() && info.contains("dtype") && info.contains("shape") && info.contains("data_offsets"),
-              src, ": tensor \"", name, "\": expected {dtype, shape, data_offsets}, found ", info.dump());
-    const auto& dt = info["dtype"];
-    TFM_CHECK(dt.is_string(), src, ": tensor \"", name, "\": dtype must be a string");
-    Entry e;
-    e.name = name;
-    const std::string d = dt.get<std::string>();
-    if (d == "F32") e.dtype = DType::F32;
-    else if (d == "BF16") e.dtype = DType::BF16;
-    else if (d == "I32") e.dtype = DType::I32;
-    else TFM_FAIL(src, ": tensor \"", name, "\": unsupported dtype ", d, " (expected F32, BF16 or I32)");
-    const auto& sh = info["shape"];
-    TFM_CHECK(sh.is_array() && sh.size() <= Shape::kMaxDims, src, ": tensor \"", name, "\": bad shape ", sh.dump());
-    std::vector<int64_t> dims;
-    for (auto& x : sh) {
-      TFM_CHECK(x.is_number_unsigned() && x.get<uint64_t>() <= (uint64_t{1} << 62), src, ": tensor \"", name,
-                "\": bad shape ", sh.dump(), " (expected non-negative integers)");
-      dims.push_back(x.get<int64_t>());
-    }
-    e.shape = Shape(std::span<const int64_t>(dims));
-    const auto& off = info["data_offsets"];
-    TFM_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(), src,
-              ": tensor \"", name, "\": data_offsets must be [begin, end], found ", off.dump());
-    e.begin = off[0].get<uint64_t>();
-    e.end = off[1].get<uint64_t>();
-    TFM_CHECK(e.begin <= e.end && e.end <= data_size, src, ": tensor \"", name, "\": data_offsets [", e.begin, ", ",
-              e.end, ") (file bytes ", data_begin + e.begin, "-", data_begin + e.end, ") outside the ", data_size,
-              " data bytes (file is ", bytes.size(), " bytes; truncated?)");
-    const uint64_t expected = static_cast<uint64_t>(e.shape.numel()) * dtype_size(e.dtype);
-    TFM_CHECK(e.end - e.begin == expected, src, ": tensor \"", name, "\": ", e.end - e.begin,
-              " bytes for ", d, " ", e.shape, ", expected ", expected);
-    entries.push_back(std::move(e));
+    entries.push_back(parse_entry(name, info, src, data_begin, bytes.size()));
   }
-  // Checksums (tfm's files; absent from files other writers made): every tensor
-  // listed, nothing else, each CRC32C equal to that of its bytes.
-  nlohmann::json checksums;
-  if (auto it = out.metadata.find(kChecksumKey); it != out.metadata.end()) {
-    checksums = parse_json(it->second, src + " (__metadata__." + kChecksumKey + ")");
-    TFM_CHECK(checksums.is_object(), src, ": __metadata__.", kChecksumKey, " must map tensor names to CRC32C values");
-    out.metadata.erase(it);
-    std::set<std::string> names;
-    for (const Entry& e : entries) names.insert(e.name);
-    for (auto& [name, value] : checksums.items())
-      TFM_CHECK(names.contains(name), src, ": __metadata__.", kChecksumKey, " lists tensor \"", name,
-                "\", which the file does not hold");
-  }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  const nlohmann::json checksums = take_checksums(out.metadata, entries, src);
+  std::sort(entries.begin(), entries.end(), [](const HeaderEntry& a, const HeaderEntry& b) { return a.begin < b.begin; });
   uint64_t prev_end = 0;
   std::string prev_name;
   for (auto& e : entries) {
@@ -153,15 +191,7 @@ SafetensorsContents parse_safetensors(const std::string& bytes, const std::strin
     prev_end = std::max(prev_end, e.end);
     prev_name = e.name;
     const char* data = bytes.data() + data_begin + e.begin;
-    if (!checksums.is_null()) {
-      const auto c = checksums.find(e.name);
-      TFM_CHECK(c != checksums.end() && c->is_string(), src, ": tensor \"", e.name, "\" has no checksum in __metadata__.",
-                kChecksumKey, " (the header was edited?)");
-      const std::string computed = crc32c_hex(crc32c(data, e.end - e.begin));
-      TFM_CHECK(c->get<std::string>() == computed, src, ": tensor \"", e.name, "\" is corrupted: CRC32C of its ",
-                e.end - e.begin, " bytes (file bytes ", data_begin + e.begin, "-", data_begin + e.end, ") is ", computed,
-                ", the file records ", c->get<std::string>());
-    }
+    if (!checksums.is_null()) verify_checksum(checksums, e, data, data_begin, src);
     Tensor t = Tensor::empty(e.shape, e.dtype);
     if (e.end > e.begin) std::memcpy(t.raw_data(), data, e.end - e.begin);
     out.tensors.emplace_back(e.name, std::move(t));

@@ -26,6 +26,7 @@ MultiHeadAttention::MultiHeadAttention(int64_t d_model, int64_t n_head, float dr
   TFM_CHECK(window >= 0, "MultiHeadAttention: window must be >= 0, found ", window);
   if (layout.rope_theta > 0.0)
     rope_ = std::make_unique<RotaryEmbedding>(d_model / n_head, layout.rope_theta, layout.rope_positions);
+  out.set_parameter_role("weight", ParamRole::ResidualWeight);  // its output joins the residual stream
   register_module("q", q);
   register_module("k", k);
   register_module("v", v);
@@ -49,6 +50,25 @@ MultiHeadAttention::MultiHeadAttention(int64_t d_model, int64_t n_head, float dr
     parts[i]->bias.impl()->grad = gb.slice(r0, r1);
   }
 }
+
+MultiHeadAttention::MultiHeadAttention(const AttentionContext& ctx, const nlohmann::json& options)
+    : MultiHeadAttention(ctx.d_model, ctx.n_head, ctx.dropout, ctx.window, ctx.layout) {
+  TFM_CHECK(options.is_null() || options.empty(), "attention \"multi_head\" takes no options (its keys are the ",
+            "model's: n_head, n_kv_head, attention_window, pos_emb), found ", options.dump());
+}
+
+AttentionTable& attention_registry() {
+  static AttentionTable table("attention");
+  return table;
+}
+
+std::unique_ptr<AttentionLayer> make_attention(const LayerSlot& slot, const AttentionContext& context) {
+  return attention_registry().create(slot.type, context, slot.options);
+}
+
+TFM_REGISTER_ATTENTION("multi_head", MultiHeadAttention,
+                       "scaled dot-product multi-head attention (Vaswani et al. 2017, section 3.2), grouped-query "
+                       "heads, rotary positions and local windows as the model's keys set them; no options");
 
 AttentionOptions MultiHeadAttention::options(bool causal) const {
   AttentionOptions opt;

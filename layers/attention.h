@@ -9,6 +9,7 @@
 
 #include "autograd/ops/attention.h"
 #include "layers/basic.h"
+#include "layers/registry.h"
 #include "layers/rope.h"
 
 namespace tfm {
@@ -37,24 +38,50 @@ struct AttentionLayout {
   int64_t rope_positions = 0;
 };
 
-class MultiHeadAttention : public Module {
+// The attention sublayer of a block, as the models call it: the "attention"
+// slot of a model config names a registered implementation ("multi_head").
+class AttentionLayer : public Module {
  public:
-  MultiHeadAttention(int64_t d_model, int64_t n_head, float dropout = 0.0f, int64_t window = 0,
-                     const AttentionLayout& layout = {});
-
   // query [B, Tq, d]; memory [B, Tk, d] (pass query itself for self-attention).
   // weights, when not null, receives [B, n_head, Tq, Tk].
-  Variable forward(const Variable& query, const Variable& memory, const AttentionMask& mask = {},
-                   Tensor* weights = nullptr);
+  virtual Variable forward(const Variable& query, const Variable& memory, const AttentionMask& mask = {},
+                           Tensor* weights = nullptr) = 0;
   Variable operator()(const Variable& x, const AttentionMask& mask = {}) { return forward(x, x, mask); }
 
   // Incremental self-attention (no gradient): appends the new positions'
   // keys/values of x [B, Tnew, d] to cache and attends causally over all of them.
-  Variable forward_cached(const Variable& x, KVCache& cache, int64_t capacity);
-  // Cross-attention over a memory whose projected keys/values are cached once
-  // (without rotary embeddings).
+  virtual Variable forward_cached(const Variable& x, KVCache& cache, int64_t capacity) = 0;
+  // Cross-attention over a memory whose projected keys/values are cached once.
+  virtual Variable forward_cross_cached(const Variable& query, const Variable& memory, KVCache& cache,
+                                        const AttentionMask& mask = {}) = 0;
+};
+
+// What a model tells its attention sublayers.
+struct AttentionContext {
+  int64_t d_model = 0;
+  int64_t n_head = 1;
+  float dropout = 0.0f;  // on the attention weights
+  int64_t window = 0;    // 0: global; w: each position sees the w most recent
+  AttentionLayout layout;
+};
+
+using AttentionTable = Registry<AttentionLayer, const AttentionContext&, const nlohmann::json&>;
+AttentionTable& attention_registry();
+std::unique_ptr<AttentionLayer> make_attention(const LayerSlot& slot, const AttentionContext& context);
+
+class MultiHeadAttention : public AttentionLayer {
+ public:
+  MultiHeadAttention(int64_t d_model, int64_t n_head, float dropout = 0.0f, int64_t window = 0,
+                     const AttentionLayout& layout = {});
+  MultiHeadAttention(const AttentionContext& context, const nlohmann::json& options);
+
+  using AttentionLayer::forward;
+  Variable forward(const Variable& query, const Variable& memory, const AttentionMask& mask = {},
+                   Tensor* weights = nullptr) override;
+  Variable forward_cached(const Variable& x, KVCache& cache, int64_t capacity) override;
+  // Without rotary embeddings.
   Variable forward_cross_cached(const Variable& query, const Variable& memory, KVCache& cache,
-                                const AttentionMask& mask = {});
+                                const AttentionMask& mask = {}) override;
 
   int64_t n_head() const { return n_head_; }
   int64_t n_kv_head() const { return n_kv_head_; }
@@ -72,3 +99,13 @@ class MultiHeadAttention : public Module {
 };
 
 }  // namespace tfm
+
+// TFM_REGISTER_ATTENTION("linear_attention", LinearAttention, "help", {keys}):
+// Class constructible from (const AttentionContext&, const nlohmann::json& options).
+#define TFM_REGISTER_ATTENTION(name, Class, help_text, ...)                                                 \
+  TFM_REGISTRY_ADD(                                                                                       \
+      ::tfm::attention_registry(), name,                                                                  \
+      [](const ::tfm::AttentionContext& ctx, const nlohmann::json& opts) -> std::unique_ptr<::tfm::AttentionLayer> { \
+        return std::make_unique<Class>(ctx, opts);                                                        \
+      },                                                                                                  \
+      help_text __VA_OPT__(, __VA_ARGS__))

@@ -12,11 +12,11 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool use_bias) {
   weight = Variable(Tensor::empty({out_features, in_features}), true);
   const float bound = 1.0f / std::sqrt(static_cast<float>(in_features));
   init::uniform(weight, -bound, bound, default_generator());
-  register_parameter("weight", weight);
+  register_parameter("weight", weight, ParamRole::Weight);
   if (use_bias) {
     bias = Variable(Tensor::empty({out_features}), true);
     init::uniform(bias, -bound, bound, default_generator());
-    register_parameter("bias", bias);
+    register_parameter("bias", bias, ParamRole::Bias);
   }
 }
 
@@ -24,7 +24,7 @@ Embedding::Embedding(int64_t num_embeddings, int64_t dim) {
   TFM_CHECK(num_embeddings > 0 && dim > 0, "Embedding: sizes must be positive, found ", num_embeddings, "x", dim);
   weight = Variable(Tensor::empty({num_embeddings, dim}), true);
   init::normal(weight, 0.0f, 1.0f, default_generator());
-  register_parameter("weight", weight);
+  register_parameter("weight", weight, ParamRole::Embedding);
 }
 
 LayerNorm::LayerNorm(int64_t dim, float eps, bool elementwise_affine) : eps_(eps) {
@@ -33,8 +33,8 @@ LayerNorm::LayerNorm(int64_t dim, float eps, bool elementwise_affine) : eps_(eps
   if (elementwise_affine) {
     weight = Variable(Tensor::full({dim}, 1.0f), true);
     bias = Variable(Tensor::zeros({dim}), true);
-    register_parameter("weight", weight);
-    register_parameter("bias", bias);
+    register_parameter("weight", weight, ParamRole::NormWeight);
+    register_parameter("bias", bias, ParamRole::NormBias);
   }
 }
 

@@ -6,6 +6,7 @@ namespace tfm {
 
 FeedForward::FeedForward(int64_t d_model, int64_t d_ff, Activation activation, float dropout, bool bias)
     : fc1(d_model, d_ff, bias), fc2(d_ff, d_model, bias), activation_(activation), dropout_(dropout) {
+  fc2.set_parameter_role("weight", ParamRole::ResidualWeight);  // its output joins the residual stream
   register_module("fc1", fc1);
   register_module("fc2", fc2);
   register_module("dropout", dropout_);  // so that train()/eval() reach it

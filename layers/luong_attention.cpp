@@ -48,7 +48,7 @@ LuongAttention::LuongAttention(int64_t hidden, const LuongAttentionConfig& confi
     init::uniform(v_a, -bound, bound, default_generator());
     register_module("W_ah", *W_ah);
     register_module("W_as", *W_as);
-    register_parameter("v_a", v_a);
+    register_parameter("v_a", v_a, ParamRole::Other);
   }
   if (config_.type == "local-p") {
     W_p = std::make_unique<Linear>(hidden, hidden, false);

@@ -11,9 +11,44 @@ Generator& default_generator() {
 
 void Module::register_parameter(const std::string& name, Variable& parameter) {
   TFM_CHECK(parameter.defined(), "register_parameter: \"", name, "\" is undefined");
-  for (auto& [n, p] : parameters_) TFM_CHECK(n != name, "register_parameter: duplicate name \"", name, "\"");
+  const ParamRole role = parameter.shape().ndim() == 2 ? ParamRole::Weight
+                         : name == "bias"             ? ParamRole::Bias
+                                                      : ParamRole::Other;
+  register_parameter(name, parameter, role);
+}
+
+void Module::register_parameter(const std::string& name, Variable& parameter, ParamRole role) {
+  TFM_CHECK(parameter.defined(), "register_parameter: \"", name, "\" is undefined");
+  for (const Parameter& p : parameters_)
+    TFM_CHECK(p.name != name, "register_parameter: duplicate name \"", name, "\"");
   parameter.set_requires_grad(true);
-  parameters_.emplace_back(name, &parameter);
+  parameters_.push_back({name, &parameter, role});
+}
+
+void Module::set_parameter_role(const std::string& name, ParamRole role) {
+  for (Parameter& p : parameters_)
+    if (p.name == name) {
+      p.role = role;
+      return;
+    }
+  std::string names;
+  for (const Parameter& p : parameters_) names += (names.empty() ? "\"" : ", \"") + p.name + "\"";
+  TFM_CHECK(false, "set_parameter_role: no parameter \"", name, "\" in this module (it has ",
+            names.empty() ? "none" : names, ")");
+}
+
+void Module::reset_parameters(const InitScheme& scheme, Generator& gen) {
+  for (Parameter& p : parameters_)
+    if (const InitScheme::Fn& fn = scheme[p.role]) fn(*p.variable, gen);
+  for (auto& [name, c] : children_) c->reset_parameters(scheme, gen);
+}
+
+std::vector<std::pair<std::string, ParamRole>> Module::parameter_roles() const {
+  std::vector<std::pair<std::string, ParamRole>> out;
+  for (const Parameter& p : parameters_) out.emplace_back(p.name, p.role);
+  for (auto& [name, c] : children_)
+    for (auto& [n, role] : c->parameter_roles()) out.emplace_back(name + "." + n, role);
+  return out;
 }
 
 void Module::register_module(const std::string& name, Module& child) {
@@ -22,7 +57,7 @@ void Module::register_module(const std::string& name, Module& child) {
 }
 
 void Module::collect(const std::string& prefix, std::vector<std::pair<std::string, Variable*>>& out) const {
-  for (auto& [name, p] : parameters_) out.emplace_back(prefix + name, p);
+  for (const Parameter& p : parameters_) out.emplace_back(prefix + p.name, p.variable);
   for (auto& [name, c] : children_) c->collect(prefix + name + ".", out);
 }
 

@@ -23,18 +23,45 @@ void make_affine(Variable& weight, Variable& bias, int64_t dim, float eps, bool 
 
 RMSNorm::RMSNorm(int64_t dim, float eps, bool use_bias) : eps_(eps) {
   make_affine(weight, bias, dim, eps, use_bias);
-  register_parameter("weight", weight);
-  if (use_bias) register_parameter("bias", bias);
+  register_parameter("weight", weight, ParamRole::NormWeight);
+  if (use_bias) register_parameter("bias", bias, ParamRole::NormBias);
 }
 
 Norm::Norm(NormType type, int64_t dim, float eps, bool use_bias) : type_(type), eps_(eps) {
   make_affine(weight, bias, dim, eps, use_bias);
-  register_parameter("weight", weight);
-  if (use_bias) register_parameter("bias", bias);
+  register_parameter("weight", weight, ParamRole::NormWeight);
+  if (use_bias) register_parameter("bias", bias, ParamRole::NormBias);
 }
 
-Variable Norm::forward(const Variable& x) const {
+Variable Norm::forward(const Variable& x) {
   return type_ == NormType::RmsNorm ? rms_norm(x, weight, bias, eps_) : layer_norm(x, weight, bias, eps_);
 }
+
+NormTable& norm_registry() {
+  static NormTable table("norm");
+  return table;
+}
+
+std::unique_ptr<SequenceLayer> make_norm(const LayerSlot& slot, const NormContext& context) {
+  return norm_registry().create(slot.type, context, slot.options);
+}
+
+namespace {
+std::unique_ptr<SequenceLayer> builtin_norm(NormType type, const NormContext& ctx, const nlohmann::json& options) {
+  TFM_CHECK(options.is_null() || options.empty(), "norm \"", norm_type_name(type),
+            "\" takes no options besides eps, found ", options.dump());
+  return std::make_unique<Norm>(type, ctx.d_model, ctx.eps, ctx.bias);
+}
+}  // namespace
+
+TFM_REGISTRY_ADD(
+    norm_registry(), "layernorm",
+    [](const NormContext& ctx, const nlohmann::json& opts) { return builtin_norm(NormType::LayerNorm, ctx, opts); },
+    "LayerNorm (Ba et al. 2016): (x - mean)/sqrt(var + eps)·weight + bias", {{"eps", "number", "layer_norm_eps", ""}});
+TFM_REGISTRY_ADD(
+    norm_registry(), "rmsnorm",
+    [](const NormContext& ctx, const nlohmann::json& opts) { return builtin_norm(NormType::RmsNorm, ctx, opts); },
+    "RMSNorm (Zhang & Sennrich 2019): x/sqrt(mean(x²) + eps)·weight (+ bias)",
+    {{"eps", "number", "layer_norm_eps", ""}});
 
 }  // namespace tfm

@@ -24,10 +24,10 @@ GatedCell::GatedCell(const char* what, int64_t gates, int64_t input_size, int64_
   weight_hh = uniform_parameter({gates * hidden_size, hidden_size}, hidden_size);
   bias_ih = uniform_parameter({gates * hidden_size}, hidden_size);
   bias_hh = uniform_parameter({gates * hidden_size}, hidden_size);
-  register_parameter("weight_ih", weight_ih);
-  register_parameter("weight_hh", weight_hh);
-  register_parameter("bias_ih", bias_ih);
-  register_parameter("bias_hh", bias_hh);
+  register_parameter("weight_ih", weight_ih, ParamRole::Weight);
+  register_parameter("weight_hh", weight_hh, ParamRole::Weight);
+  register_parameter("bias_ih", bias_ih, ParamRole::Bias);
+  register_parameter("bias_hh", bias_hh, ParamRole::Bias);
 }
 
 LSTMCell::LSTMCell(int64_t input_size, int64_t hidden_size) : GatedCell("LSTM", 4, input_size, hidden_size) {}
@@ -59,10 +59,10 @@ Variable GRUCell::forward(const Variable& x, const Variable& h) const {
 
 LSTM::LSTM(int64_t input_size, int64_t hidden_size) : cell(input_size, hidden_size) {
   // PyTorch's nn.LSTM names (one layer).
-  register_parameter("weight_ih_l0", cell.weight_ih);
-  register_parameter("weight_hh_l0", cell.weight_hh);
-  register_parameter("bias_ih_l0", cell.bias_ih);
-  register_parameter("bias_hh_l0", cell.bias_hh);
+  register_parameter("weight_ih_l0", cell.weight_ih, ParamRole::Weight);
+  register_parameter("weight_hh_l0", cell.weight_hh, ParamRole::Weight);
+  register_parameter("bias_ih_l0", cell.bias_ih, ParamRole::Bias);
+  register_parameter("bias_hh_l0", cell.bias_hh, ParamRole::Bias);
 }
 
 std::pair<Variable, LSTMCell::State> LSTM::forward(const Variable& x, const LSTMCell::State* initial,

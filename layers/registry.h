@@ -49,16 +49,39 @@ class LayerRegistry {
 };
 
 // A config slot that names a registered layer: "ffn": "gated_ffn", or
-// "ffn": {"type": "gated_ffn", ...options} (the keys besides "type" go to the layer).
+// "ffn": {"type": "gated_ffn", ...options} (the keys besides "type" go to the
+// layer). Every sublayer slot of the models has this form: attention
+// (layers/attention.h), ffn (this table), norm (layers/norm.h), head.
 struct LayerSlot {
   std::string type;
   nlohmann::json options = nlohmann::json::object();
 
-  // value: the slot's JSON (null: fallback); key_path names it in messages ("model.ffn").
+  // value: the slot's JSON (null: fallback); key_path names it in messages
+  // ("model.ffn"). The type must be registered in table.
+  template <typename Table>
+  static LayerSlot parse(const Table& table, const nlohmann::json& value, const std::string& fallback,
+                         const std::string& key_path) {
+    LayerSlot slot = parse_unchecked(value, fallback, key_path);
+    const auto& entry = table.get(slot.type, "config: " + key_path);
+    // An entry that declares its keys gets only those (one that declares none checks its own).
+    if (!entry.keys.empty())
+      for (const auto& [key, v] : slot.options.items()) {
+        std::vector<std::string> known;
+        for (const auto& k : entry.keys) known.push_back(k.name);
+        TFM_CHECK(entry.has_key(key), "config: unknown key ", key_path, ".", key, " (", table.kind(), " \"",
+                  slot.type, "\" takes: ", join_names(known), ")");
+      }
+    return slot;
+  }
+  // The feed-forward slot (LayerRegistry).
   static LayerSlot parse(const nlohmann::json& value, const std::string& fallback, const std::string& key_path);
+  static LayerSlot parse_unchecked(const nlohmann::json& value, const std::string& fallback,
+                                   const std::string& key_path);
   // The name alone when there are no options, so old configs stay as they were.
   nlohmann::json to_json() const;
+  // A feed-forward layer (LayerRegistry).
   std::unique_ptr<SequenceLayer> create(const LayerContext& context) const;
+  bool operator==(const LayerSlot&) const = default;
 };
 
 }  // namespace tfm

@@ -4,6 +4,7 @@ namespace tfm {
 
 SwiGLU::SwiGLU(int64_t d_model, int64_t d_ff, float dropout, bool bias)
     : gate(d_model, d_ff, bias), up(d_model, d_ff, bias), down(d_ff, d_model, bias), dropout_(dropout) {
+  down.set_parameter_role("weight", ParamRole::ResidualWeight);  // its output joins the residual stream
   register_module("gate", gate);
   register_module("up", up);
   register_module("down", down);

@@ -13,28 +13,25 @@
 #include "layers/basic.h"
 #include "layers/norm.h"
 #include "layers/registry.h"
+#include "models/block_config.h"
 #include "models/model.h"
 
 namespace tfm {
 
 enum class PositionEncoding { Learned, Sinusoidal, Rope, None };
 
-struct LmConfig {
-  int64_t n_layer = 4, n_head = 4, d_model = 128, d_ff = 512, seq_len = 64, vocab_size = 0;
+// The block keys (n_head, d_model, d_ff, activation, dropout, norm, attention,
+// ffn, ...) are BlockConfig's, with its defaults: 4 heads, d_model 128, gelu,
+// no dropout, pre-norm LayerNorm.
+struct LmConfig : BlockConfig {
+  int64_t n_layer = 4, seq_len = 64, vocab_size = 0;
   int64_t n_kv_head = 0;  // grouped-query attention: key/value heads, dividing n_head (0: n_head)
   int64_t kv_heads() const { return n_kv_head > 0 ? n_kv_head : n_head; }
-  Activation activation = Activation::Gelu;
-  NormType norm = NormType::LayerNorm;  // "norm": "layernorm" | "rmsnorm" | {"type": ..., "eps": ...}
-  bool pre_norm = true;                 // "norm_placement": "pre" | "post" (legacy: "norm": "pre" | "post")
   PositionEncoding pos_emb = PositionEncoding::Learned;
   double rope_theta = 10000.0;  // base of the rotary angles (pos_emb "rope")
   bool bias = true;             // biases of every Linear and norm (the head has none either way)
   bool tie_embeddings = true;
-  double dropout = 0.0;
-  double layer_norm_eps = 1e-5;
   int64_t attention_window = 0;  // 0: global
-  std::string ffn = "feed_forward";  // registered layer name of the feed-forward sublayer
-  nlohmann::json ffn_options = nlohmann::json::object();
 
   // Validates every key (see docs/config.md); vocab_size 0 means "from the tokenizer".
   static LmConfig parse(const nlohmann::json& model);
@@ -47,9 +44,9 @@ class LmBlock : public Module {
   Variable forward(const Variable& x);
   Variable forward_cached(const Variable& x, KVCache& cache, int64_t capacity);
 
-  Norm ln1;
-  MultiHeadAttention attn;
-  Norm ln2;
+  std::unique_ptr<SequenceLayer> ln1;
+  std::unique_ptr<AttentionLayer> attn;
+  std::unique_ptr<SequenceLayer> ln2;
   std::unique_ptr<SequenceLayer> ffn;
 
  private:
@@ -78,7 +75,7 @@ class LanguageModel : public Model {
   Embedding tok_emb;
   std::unique_ptr<Embedding> pos_emb;  // pos_emb "learned" only
   std::vector<std::unique_ptr<LmBlock>> blocks;
-  Norm ln_f;
+  std::unique_ptr<SequenceLayer> ln_f;
   std::unique_ptr<Linear> head;  // null when tied
 
  private:

@@ -53,7 +53,7 @@ RnnAttention::RnnAttention(const RnnAttentionConfig& c)
 
 void RnnAttention::init_weights(Generator& gen) {
   // Luong et al.: every parameter U(−0.1, 0.1).
-  for (auto& [name, p] : named_parameters()) init::uniform(*p, -0.1f, 0.1f, gen);
+  reset_parameters(InitScheme::uniform_all(0.1f), gen);
 }
 
 Variable RnnAttention::project(const Variable& h) const {

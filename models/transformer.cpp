@@ -8,6 +8,15 @@
 
 namespace tfm {
 
+TransformerConfig::TransformerConfig() {
+  n_head = 8;
+  d_model = 512;
+  d_ff = 2048;
+  activation = Activation::Relu;
+  dropout = 0.1;
+  pre_norm = false;
+}
+
 TransformerConfig TransformerConfig::parse(const nlohmann::json& model) {
   ConfigReader r(model, "model");
   TransformerConfig c;
@@ -15,102 +24,81 @@ TransformerConfig TransformerConfig::parse(const nlohmann::json& model) {
   const int64_t n_layer = r.get_int("n_layer", 6, 1, 1024);
   c.n_encoder_layers = r.get_int("n_encoder_layers", n_layer, 1, 1024);
   c.n_decoder_layers = r.get_int("n_decoder_layers", n_layer, 1, 1024);
-  c.n_head = r.get_int("n_head", c.n_head, 1, 1024);
-  c.d_model = r.get_int("d_model", c.d_model, 1, 1 << 16);
-  c.d_ff = r.get_int("d_ff", 4 * c.d_model, 1, 1 << 18);
+  c.parse_block(r);
   c.max_len = r.get_int("seq_len", c.max_len, 1, 1 << 20);
   c.vocab_size = r.get_int("vocab_size", 0, 0, 1 << 24);
-  c.activation = parse_activation(r.get_string("activation", "relu", {"gelu", "gelu_tanh", "relu"}));
-  c.pre_norm = r.get_string("norm", "post", {"pre", "post"}) == "pre";
   c.share_embeddings = r.get_bool("share_embeddings", c.share_embeddings);
   c.tie_embeddings = r.get_bool("tie_embeddings", c.tie_embeddings);
-  c.dropout = r.get_number("dropout", 0.1, 0.0, 0.99);
-  c.layer_norm_eps = r.get_number("layer_norm_eps", 1e-5, 1e-12, 1.0);
-  const LayerSlot ffn = LayerSlot::parse(r.get_json("ffn"), c.ffn, "model.ffn");
-  c.ffn = ffn.type;
-  c.ffn_options = ffn.options;
   r.finish();
-  TFM_CHECK(c.d_model % c.n_head == 0, "config: model.d_model = ", c.d_model, " is not divisible by model.n_head = ",
-            c.n_head);
+  c.check_block();
   return c;
 }
 
 nlohmann::json TransformerConfig::to_json() const {
-  return {{"type", "transformer"},
-          {"n_encoder_layers", n_encoder_layers},
-          {"n_decoder_layers", n_decoder_layers},
-          {"n_head", n_head},
-          {"d_model", d_model},
-          {"d_ff", d_ff},
-          {"seq_len", max_len},
-          {"vocab_size", vocab_size},
-          {"activation", activation_name(activation)},
-          {"norm", pre_norm ? "pre" : "post"},
-          {"share_embeddings", share_embeddings},
-          {"tie_embeddings", tie_embeddings},
-          {"dropout", dropout},
-          {"layer_norm_eps", layer_norm_eps},
-          {"ffn", LayerSlot{ffn, ffn_options}.to_json()}};
+  nlohmann::json j = {{"type", "transformer"},
+                      {"n_encoder_layers", n_encoder_layers},
+                      {"n_decoder_layers", n_decoder_layers},
+                      {"seq_len", max_len},
+                      {"vocab_size", vocab_size},
+                      {"share_embeddings", share_embeddings},
+                      {"tie_embeddings", tie_embeddings}};
+  write_block(j);
+  return j;
 }
 
 namespace {
-LayerContext ffn_context(const TransformerConfig& c) { return {c.d_model, c.d_ff, c.activation, static_cast<float>(c.dropout)}; }
-
-// One residual sublayer: post-LN ln(x + f(x)), pre-LN x + f(ln(x)).
+// One residual sublayer: post-norm ln(x + f(x)), pre-norm x + f(ln(x)).
 template <typename F>
-Variable residual(const Variable& x, LayerNorm& ln, bool pre_norm, Dropout& drop, F&& f) {
+Variable residual(const Variable& x, SequenceLayer& ln, bool pre_norm, Dropout& drop, F&& f) {
   if (pre_norm) return x + drop(f(ln(x)));
   return ln(x + drop(f(x)));
 }
 }  // namespace
 
 EncoderLayer::EncoderLayer(const TransformerConfig& c)
-    : self_attn(c.d_model, c.n_head, c.dropout), ln1(c.d_model, c.layer_norm_eps),
-      ffn(LayerRegistry::create(c.ffn, ffn_context(c), c.ffn_options)), ln2(c.d_model, c.layer_norm_eps), dropout_(c.dropout),
-      pre_norm_(c.pre_norm) {
-  register_module("self_attn", self_attn);
-  register_module("ln1", ln1);
+    : self_attn(c.make_attention()), ln1(c.make_norm()), ffn(c.make_ffn()), ln2(c.make_norm()),
+      dropout_(static_cast<float>(c.dropout)), pre_norm_(c.pre_norm) {
+  register_module("self_attn", *self_attn);
+  register_module("ln1", *ln1);
   register_module("ffn", *ffn);
-  register_module("ln2", ln2);
+  register_module("ln2", *ln2);
   register_module("dropout", dropout_);
 }
 
 Variable EncoderLayer::forward(const Variable& x, const AttentionMask& mask) {
-  Variable y = residual(x, ln1, pre_norm_, dropout_, [&](const Variable& h) { return self_attn.forward(h, h, mask); });
-  return residual(y, ln2, pre_norm_, dropout_, [&](const Variable& h) { return ffn->forward(h); });
+  Variable y = residual(x, *ln1, pre_norm_, dropout_, [&](const Variable& h) { return self_attn->forward(h, h, mask); });
+  return residual(y, *ln2, pre_norm_, dropout_, [&](const Variable& h) { return ffn->forward(h); });
 }
 
 DecoderLayer::DecoderLayer(const TransformerConfig& c)
-    : self_attn(c.d_model, c.n_head, c.dropout), ln1(c.d_model, c.layer_norm_eps),
-      cross_attn(c.d_model, c.n_head, c.dropout), ln2(c.d_model, c.layer_norm_eps),
-      ffn(LayerRegistry::create(c.ffn, ffn_context(c), c.ffn_options)), ln3(c.d_model, c.layer_norm_eps), dropout_(c.dropout),
-      pre_norm_(c.pre_norm) {
-  register_module("self_attn", self_attn);
-  register_module("ln1", ln1);
-  register_module("cross_attn", cross_attn);
-  register_module("ln2", ln2);
+    : self_attn(c.make_attention()), ln1(c.make_norm()), cross_attn(c.make_attention()), ln2(c.make_norm()),
+      ffn(c.make_ffn()), ln3(c.make_norm()), dropout_(static_cast<float>(c.dropout)), pre_norm_(c.pre_norm) {
+  register_module("self_attn", *self_attn);
+  register_module("ln1", *ln1);
+  register_module("cross_attn", *cross_attn);
+  register_module("ln2", *ln2);
   register_module("ffn", *ffn);
-  register_module("ln3", ln3);
+  register_module("ln3", *ln3);
   register_module("dropout", dropout_);
 }
 
 Variable DecoderLayer::forward(const Variable& x, const Variable& memory, const AttentionMask& memory_mask,
                                Tensor* cross_weights) {
   const AttentionMask causal{.causal = true, .key_padding = Tensor()};
-  Variable y = residual(x, ln1, pre_norm_, dropout_, [&](const Variable& h) { return self_attn.forward(h, h, causal); });
-  y = residual(y, ln2, pre_norm_, dropout_,
-               [&](const Variable& h) { return cross_attn.forward(h, memory, memory_mask, cross_weights); });
-  return residual(y, ln3, pre_norm_, dropout_, [&](const Variable& h) { return ffn->forward(h); });
+  Variable y = residual(x, *ln1, pre_norm_, dropout_, [&](const Variable& h) { return self_attn->forward(h, h, causal); });
+  y = residual(y, *ln2, pre_norm_, dropout_,
+               [&](const Variable& h) { return cross_attn->forward(h, memory, memory_mask, cross_weights); });
+  return residual(y, *ln3, pre_norm_, dropout_, [&](const Variable& h) { return ffn->forward(h); });
 }
 
 Variable DecoderLayer::forward_cached(const Variable& x, const Variable& memory, const AttentionMask& memory_mask,
                                       KVCache& self_cache, KVCache& cross_cache, int64_t capacity) {
-  Variable y = residual(x, ln1, pre_norm_, dropout_,
-                        [&](const Variable& h) { return self_attn.forward_cached(h, self_cache, capacity); });
-  y = residual(y, ln2, pre_norm_, dropout_, [&](const Variable& h) {
-    return cross_attn.forward_cross_cached(h, memory, cross_cache, memory_mask);
+  Variable y = residual(x, *ln1, pre_norm_, dropout_,
+                        [&](const Variable& h) { return self_attn->forward_cached(h, self_cache, capacity); });
+  y = residual(y, *ln2, pre_norm_, dropout_, [&](const Variable& h) {
+    return cross_attn->forward_cross_cached(h, memory, cross_cache, memory_mask);
   });
-  return residual(y, ln3, pre_norm_, dropout_, [&](const Variable& h) { return ffn->forward(h); });
+  return residual(y, *ln3, pre_norm_, dropout_, [&](const Variable& h) { return ffn->forward(h); });
 }
 
 EncoderStack::EncoderStack(const TransformerConfig& c, int64_t n) {
@@ -119,7 +107,7 @@ EncoderStack::EncoderStack(const TransformerConfig& c, int64_t n) {
     register_module("layers." + std::to_string(i), *layers.back());
   }
   if (c.pre_norm) {
-    ln_f = std::make_unique<LayerNorm>(c.d_model, c.layer_norm_eps);
+    ln_f = c.make_norm();
     register_module("ln_f", *ln_f);
   }
 }
@@ -130,14 +118,14 @@ DecoderStack::DecoderStack(const TransformerConfig& c, int64_t n) {
     register_module("layers." + std::to_string(i), *layers.back());
   }
   if (c.pre_norm) {
-    ln_f = std::make_unique<LayerNorm>(c.d_model, c.layer_norm_eps);
+    ln_f = c.make_norm();
     register_module("ln_f", *ln_f);
   }
 }
 
 EncoderDecoder::EncoderDecoder(const TransformerConfig& c)
     : encoder(c, c.n_encoder_layers), decoder(c, c.n_decoder_layers), config_(c),
-      positions_(sinusoidal_positions(c.max_len, c.d_model)), dropout_(c.dropout) {
+      positions_(sinusoidal_positions(c.max_len, c.d_model)), dropout_(static_cast<float>(c.dropout)) {
   TFM_CHECK(c.vocab_size > 0, "config: model.vocab_size must be set (or filled from the tokenizer), found ",
             c.vocab_size);
   if (c.share_embeddings) {
@@ -160,21 +148,8 @@ EncoderDecoder::EncoderDecoder(const TransformerConfig& c)
 }
 
 void EncoderDecoder::init_weights(Generator& gen) {
-  // Xavier-uniform projections, zero biases (as the reference implementations
-  // of Vaswani et al.); embeddings N(0, d^-1/2), so that after the √d scaling
-  // they have unit variance.
-  for (auto& [name, p] : named_parameters()) {
-    if (name.ends_with("emb.weight")) {
-      init::normal(*p, 0.0f, 1.0f / std::sqrt(static_cast<float>(config_.d_model)), gen);
-    } else if (p->shape().ndim() == 2) {
-      init::xavier_uniform(*p, gen);
-    } else if (name.find(".ln") != std::string::npos || name.find("ln_f") != std::string::npos) {
-      if (name.ends_with(".weight")) init::ones(*p);
-      else init::zeros(*p);
-    } else if (name.ends_with(".bias")) {
-      init::zeros(*p);
-    }
-  }
+  // As the reference implementations of Vaswani et al. (InitScheme::xavier).
+  reset_parameters(InitScheme::xavier(config_.d_model), gen);
 }
 
 Variable EncoderDecoder::embed(const Embedding& table, const Tensor& ids, int64_t offset) {
@@ -338,26 +313,29 @@ Tensor EncoderDecoder::cross_attention(const Tensor& source, const Tensor& targe
   return out;
 }
 
+namespace {
+std::vector<ConfigKey> transformer_keys() {
+  std::vector<ConfigKey> keys = {{"n_layer", "int", "6", "default of n_encoder_layers and n_decoder_layers"},
+                                 {"n_encoder_layers", "int", "n_layer", "encoder layers"},
+                                 {"n_decoder_layers", "int", "n_layer", "decoder layers"}};
+  for (ConfigKey& k : TransformerConfig().block_keys("on embeddings, attention weights, residuals, FFN"))
+    keys.push_back(std::move(k));
+  const std::vector<ConfigKey> own = {
+      {"seq_len", "int", "256", "longest sentence (positions)"},
+      {"vocab_size", "int", "0", "0 = from the tokenizer (one joint vocabulary)"},
+      {"share_embeddings", "bool", "true", "one embedding for source and target"},
+      {"tie_embeddings", "bool", "true", "output projection shares the target embedding"}};
+  keys.insert(keys.end(), own.begin(), own.end());
+  return keys;
+}
+}  // namespace
+
 TFM_REGISTER_MODEL_ENTRY(
     "transformer", [](const nlohmann::json& config) -> std::unique_ptr<Model> {
       return std::make_unique<EncoderDecoder>(TransformerConfig::parse(config));
     },
     "encoder-decoder Transformer (Vaswani et al. 2017); trains on parallel data (docs/translation.md)",
-    {{"n_layer", "int", "6", "default of n_encoder_layers and n_decoder_layers"},
-     {"n_encoder_layers", "int", "n_layer", "encoder layers"},
-     {"n_decoder_layers", "int", "n_layer", "decoder layers"},
-     {"n_head", "int", "8", "attention heads (must divide d_model)"},
-     {"d_model", "int", "512", "model width"},
-     {"d_ff", "int", "4*d_model", "feed-forward hidden width"},
-     {"seq_len", "int", "256", "longest sentence (positions)"},
-     {"vocab_size", "int", "0", "0 = from the tokenizer (one joint vocabulary)"},
-     {"activation", "string", "\"relu\"", "gelu (exact erf) | gelu_tanh | relu"},
-     {"norm", "string", "\"post\"", "post (Vaswani) | pre (LayerNorm placement)"},
-     {"share_embeddings", "bool", "true", "one embedding for source and target"},
-     {"tie_embeddings", "bool", "true", "output projection shares the target embedding"},
-     {"dropout", "number", "0.1", "on embeddings, attention weights, residuals, FFN"},
-     {"layer_norm_eps", "number", "1e-5", ""},
-     {"ffn", "string|object", "\"feed_forward\"", "registered layer for the feed-forward sublayer (model.ffn below)"}},
+    transformer_keys(),
     DataKind::Parallel);
 
 }  // namespace tfm

@@ -10,21 +10,20 @@
 #include "layers/attention.h"
 #include "layers/basic.h"
 #include "layers/registry.h"
+#include "models/block_config.h"
 #include "models/seq2seq.h"
 
 namespace tfm {
 
-struct TransformerConfig {
-  int64_t n_encoder_layers = 6, n_decoder_layers = 6, n_head = 8, d_model = 512, d_ff = 2048;
+// The block keys (n_head, d_model, d_ff, activation, dropout, norm, attention,
+// ffn, ...) are BlockConfig's, here with Vaswani et al.'s defaults: 8 heads,
+// d_model 512, relu, dropout 0.1, post-norm LayerNorm.
+struct TransformerConfig : BlockConfig {
+  TransformerConfig();
+  int64_t n_encoder_layers = 6, n_decoder_layers = 6;
   int64_t max_len = 256, vocab_size = 0;
-  Activation activation = Activation::Relu;
-  bool pre_norm = false;         // "norm": "post" (Vaswani) | "pre"
   bool share_embeddings = true;  // one `emb` for source and target
   bool tie_embeddings = true;    // output projection = target embedding
-  double dropout = 0.1;
-  double layer_norm_eps = 1e-5;
-  std::string ffn = "feed_forward";  // registered layer name of the feed-forward sublayer
-  nlohmann::json ffn_options = nlohmann::json::object();  // "ffn": {"type": NAME, ...options}
 
   static TransformerConfig parse(const nlohmann::json& model);
   nlohmann::json to_json() const;
@@ -34,10 +33,10 @@ class EncoderLayer : public Module {
  public:
   explicit EncoderLayer(const TransformerConfig& c);
   Variable forward(const Variable& x, const AttentionMask& mask);
-  MultiHeadAttention self_attn;
-  LayerNorm ln1;
+  std::unique_ptr<AttentionLayer> self_attn;
+  std::unique_ptr<SequenceLayer> ln1;
   std::unique_ptr<SequenceLayer> ffn;
-  LayerNorm ln2;
+  std::unique_ptr<SequenceLayer> ln2;
 
  private:
   Dropout dropout_;
@@ -51,12 +50,12 @@ class DecoderLayer : public Module {
                    Tensor* cross_weights = nullptr);
   Variable forward_cached(const Variable& x, const Variable& memory, const AttentionMask& memory_mask,
                           KVCache& self_cache, KVCache& cross_cache, int64_t capacity);
-  MultiHeadAttention self_attn;
-  LayerNorm ln1;
-  MultiHeadAttention cross_attn;
-  LayerNorm ln2;
+  std::unique_ptr<AttentionLayer> self_attn;
+  std::unique_ptr<SequenceLayer> ln1;
+  std::unique_ptr<AttentionLayer> cross_attn;
+  std::unique_ptr<SequenceLayer> ln2;
   std::unique_ptr<SequenceLayer> ffn;
-  LayerNorm ln3;
+  std::unique_ptr<SequenceLayer> ln3;
 
  private:
   Dropout dropout_;
@@ -68,13 +67,13 @@ class EncoderStack : public Module {
  public:
   EncoderStack(const TransformerConfig& c, int64_t n);
   std::vector<std::unique_ptr<EncoderLayer>> layers;
-  std::unique_ptr<LayerNorm> ln_f;  // pre-LN only
+  std::unique_ptr<SequenceLayer> ln_f;  // pre-norm only
 };
 class DecoderStack : public Module {
  public:
   DecoderStack(const TransformerConfig& c, int64_t n);
   std::vector<std::unique_ptr<DecoderLayer>> layers;
-  std::unique_ptr<LayerNorm> ln_f;  // pre-LN only
+  std::unique_ptr<SequenceLayer> ln_f;  // pre-norm only
 };
 
 // Decoding state: the encoder output and per-layer caches.

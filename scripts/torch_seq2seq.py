@@ -146,6 +146,14 @@ class FeedForward(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
+def is_pre_norm(c):
+    """The placement: "norm_placement", or the legacy "norm": "pre" | "post" of older checkpoints."""
+    norm = c.get("norm", "layernorm")
+    if norm not in ("pre", "post", "layernorm", {"type": "layernorm"}):
+        raise SystemExit(f"torch_seq2seq: only LayerNorm is mirrored here, found norm {norm!r}")
+    return c.get("norm_placement", norm if norm in ("pre", "post") else "post") == "pre"
+
+
 def residual(x, ln, pre_norm, f):
     """Post-LN ln(x + f(x)) (Vaswani et al.), pre-LN x + f(ln(x))."""
     return x + f(ln(x)) if pre_norm else ln(x + f(x))
@@ -155,7 +163,7 @@ class EncoderLayer(nn.Module):
     def __init__(self, c):
         super().__init__()
         d, eps = c["d_model"], c["layer_norm_eps"]
-        self.pre_norm = c["norm"] == "pre"
+        self.pre_norm = is_pre_norm(c)
         self.self_attn = MultiHeadAttention(d, c["n_head"])
         self.ln1 = nn.LayerNorm(d, eps=eps)
         self.ffn = FeedForward(d, c["d_ff"], c["activation"])
@@ -170,7 +178,7 @@ class DecoderLayer(nn.Module):
     def __init__(self, c):
         super().__init__()
         d, eps = c["d_model"], c["layer_norm_eps"]
-        self.pre_norm = c["norm"] == "pre"
+        self.pre_norm = is_pre_norm(c)
         self.self_attn = MultiHeadAttention(d, c["n_head"])
         self.ln1 = nn.LayerNorm(d, eps=eps)
         self.cross_attn = MultiHeadAttention(d, c["n_head"])

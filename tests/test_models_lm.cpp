@@ -74,7 +74,7 @@ TEST(LmConfig, ToJsonHoldsEveryKeyAndRoundTrips) {
   EXPECT_EQ(keys, (std::set<std::string>{"type", "n_layer", "n_head", "n_kv_head", "d_model", "d_ff", "seq_len",
                                          "vocab_size", "activation", "norm", "norm_placement", "pos_emb",
                                          "rope_theta", "bias", "tie_embeddings", "dropout", "layer_norm_eps",
-                                         "attention_window", "ffn"}));
+                                         "attention_window", "attention", "ffn"}));
   // The legacy "norm": "post" is written in the new form: a norm type and its placement.
   EXPECT_EQ(j["norm"], "layernorm");
   EXPECT_EQ(j["norm_placement"], "post");
@@ -200,9 +200,9 @@ TEST(LmModel, SameSeedGivesBitwiseIdenticalInitialisation) {
   other.init_weights(g2);
   EXPECT_TRUE(same_parameters(a, other));
   // GPT-2 initialisation: LayerNorms at identity, zero biases.
-  EXPECT_EQ(a.ln_f.weight.data().at(3), 1.0f);
-  EXPECT_EQ(a.blocks[1]->attn.q.bias.data().at(2), 0.0f);
-  EXPECT_EQ(a.blocks[0]->ln2.bias.data().at(5), 0.0f);
+  EXPECT_EQ(parameter(a, "ln_f.weight").at(3), 1.0f);
+  EXPECT_EQ(parameter(a, "blocks.1.attn.q.bias").at(2), 0.0f);
+  EXPECT_EQ(parameter(a, "blocks.0.ln2.bias").at(5), 0.0f);
 }
 
 TEST(LmModel, EvalDisablesEveryDropout) {

@@ -75,14 +75,19 @@ TEST(TransformerConfigParse, ToJsonHoldsEveryKeyAndRoundTrips) {
   std::set<std::string> keys;
   for (auto& [k, v] : j.items()) keys.insert(k);
   EXPECT_EQ(keys, (std::set<std::string>{"type", "n_encoder_layers", "n_decoder_layers", "n_head", "d_model", "d_ff",
-                                         "seq_len", "vocab_size", "activation", "norm", "share_embeddings",
-                                         "tie_embeddings", "dropout", "layer_norm_eps", "ffn"}));
-  EXPECT_EQ(j["norm"], "pre");
+                                         "seq_len", "vocab_size", "activation", "norm", "norm_placement",
+                                         "share_embeddings", "tie_embeddings", "dropout", "layer_norm_eps",
+                                         "attention", "ffn"}));
+  // The legacy "norm": "pre" is written back as the placement, beside the norm type.
+  EXPECT_EQ(j["norm"], "layernorm");
+  EXPECT_EQ(j["norm_placement"], "pre");
   EXPECT_EQ(j["share_embeddings"], false);
   EXPECT_EQ(TransformerConfig::parse(j).to_json(), j);
   // Vaswani defaults: post-LN, ReLU, dropout 0.1.
   const nlohmann::json d = TransformerConfig::parse({{"type", "transformer"}, {"vocab_size", 5}}).to_json();
-  EXPECT_EQ(d["norm"], "post");
+  EXPECT_EQ(d["norm"], "layernorm");
+  EXPECT_EQ(d["norm_placement"], "post");
+  EXPECT_EQ(d["attention"], "multi_head");
   EXPECT_EQ(d["activation"], "relu");
   EXPECT_NEAR(d["dropout"].get<double>(), 0.1, 1e-7);
 }
@@ -101,22 +106,22 @@ TFM_REGISTER_LAYER("test-options-ffn", OptionsFfn);
 TEST(TransformerConfigParse, FfnIsALayerNameOrATypeWithOptions) {
   // The old form: a name, written back as a name.
   const TransformerConfig named = TransformerConfig::parse(tiny({{"ffn", "feed_forward"}}));
-  EXPECT_EQ(named.ffn, "feed_forward");
-  EXPECT_TRUE(named.ffn_options.empty());
+  EXPECT_EQ(named.ffn.type, "feed_forward");
+  EXPECT_TRUE(named.ffn.options.empty());
   EXPECT_EQ(named.to_json()["ffn"], "feed_forward");
   EXPECT_EQ(TransformerConfig::parse(tiny()).to_json()["ffn"], "feed_forward");
   // {"type", ...options}, as the LM takes it: the options reach every block's layer and round-trip.
   const nlohmann::json slot = {{"type", "test-options-ffn"}, {"hidden", 12}, {"gate", "relu"}};
   const TransformerConfig c = TransformerConfig::parse(tiny({{"ffn", slot}}));
-  EXPECT_EQ(c.ffn, "test-options-ffn");
-  EXPECT_EQ(c.ffn_options, nlohmann::json({{"hidden", 12}, {"gate", "relu"}}));
+  EXPECT_EQ(c.ffn.type, "test-options-ffn");
+  EXPECT_EQ(c.ffn.options, nlohmann::json({{"hidden", 12}, {"gate", "relu"}}));
   EXPECT_EQ(c.to_json()["ffn"], slot);
   EXPECT_EQ(TransformerConfig::parse(c.to_json()).to_json(), c.to_json());
   EncoderDecoder model(c);
   for (const auto* layer : {model.encoder.layers[1]->ffn.get(), model.decoder.layers[0]->ffn.get()}) {
     const auto* ffn = dynamic_cast<const OptionsFfn*>(layer);
     ASSERT_NE(ffn, nullptr);
-    EXPECT_EQ(ffn->options, c.ffn_options);
+    EXPECT_EQ(ffn->options, c.ffn.options);
     EXPECT_EQ(ffn->d_model, 8);
   }
   // A type alone is the name.
@@ -308,8 +313,8 @@ TEST(TransformerModel, SameSeedGivesBitwiseIdenticalInitialisation) {
   a.init_weights(g1);
   other.init_weights(g2);
   EXPECT_TRUE(same_parameters(a, other));
-  EXPECT_EQ(a.decoder.layers[1]->ln3.weight.data().at(0), 1.0f);
-  EXPECT_EQ(a.encoder.layers[0]->self_attn.out.bias.data().at(0), 0.0f);
+  EXPECT_EQ(parameter(a, "decoder.layers.1.ln3.weight").at(0), 1.0f);
+  EXPECT_EQ(parameter(a, "encoder.layers.0.self_attn.out.bias").at(0), 0.0f);
 }
 
 TEST(TransformerModel, RegistryCreatesByTypeAndLossChecksTheBatch) {

@@ -61,6 +61,16 @@ std::string error_message(F&& f) {
   return "<no tfm::Error thrown>";
 }
 
+// The named parameter of a module (as named_parameters() names it); an empty
+// tensor and a test failure when there is none.
+template <typename M>
+Tensor parameter(const M& module, const std::string& name) {
+  for (auto& [n, p] : module.named_parameters())
+    if (n == name) return p->data();
+  ADD_FAILURE() << "no parameter " << name;
+  return Tensor();
+}
+
 #define EXPECT_CONTAINS(haystack, needle)                                                              \
   do {                                                                                                 \
     const std::string _h = (haystack);                                                                 \

@@ -9,6 +9,8 @@ GatedFeedForward::GatedFeedForward(const tfm::LayerContext& ctx, const nlohmann:
       up_(ctx.d_model, options.value("hidden", ctx.d_ff * 2 / 3)),
       down_(options.value("hidden", ctx.d_ff * 2 / 3), ctx.d_model),
       activation_(ctx.activation) {
+  // Its output joins the residual stream: the model's scheme may scale it (GPT-2 does).
+  down_.set_parameter_role("weight", tfm::ParamRole::ResidualWeight);
   register_module("gate", gate_);
   register_module("up", up_);
   register_module("down", down_);

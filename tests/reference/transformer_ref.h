@@ -41,7 +41,9 @@ inline Output transformer_reference(const nlohmann::json& config, const Params& 
   const size_t d = key<size_t>(config, "d_model", 512);
   const size_t d_ff = key<size_t>(config, "d_ff", 4 * d), V = config.at("vocab_size").get<size_t>();
   const std::string activation = key<std::string>(config, "activation", "relu");
-  const bool pre_norm = key<std::string>(config, "norm", "post") == "pre";
+  // "norm_placement", or the legacy "norm": "pre" | "post".
+  const std::string legacy = key<std::string>(config, "norm", "post");
+  const bool pre_norm = key<std::string>(config, "norm_placement", legacy == "pre" ? "pre" : "post") == "pre";
   const bool shared = key<bool>(config, "share_embeddings", true);
   const bool tied = key<bool>(config, "tie_embeddings", true);
   const double eps = key<double>(config, "layer_norm_eps", 1e-5);

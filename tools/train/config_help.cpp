@@ -3,6 +3,8 @@
 #include <vector>
 
 #include "core/registry.h"
+#include "layers/attention.h"
+#include "layers/norm.h"
 #include "layers/registry.h"
 #include "models/model.h"
 #include "optim/optimizer.h"
@@ -59,8 +61,12 @@ std::string quoted_names(const std::vector<std::string>& names) {
 std::string model_sections() {
   std::string out = "model: \"type\" picks a registered model type: " + quoted_names(ModelRegistry::types()) + "\n";
   out += entry_sections(ModelRegistry::table(), "model", "type");
+  out += "model.attention: a registered attention sublayer, \"attention\": NAME or {\"type\": NAME, ...its options}\n";
+  out += entry_sections(attention_registry(), "model.attention", "type");
   out += "model.ffn: a registered layer, \"ffn\": NAME or {\"type\": NAME, ...its options}\n";
   out += entry_sections(LayerRegistry::table(), "model.ffn", "type");
+  out += "model.norm: a registered norm, \"norm\": NAME or {\"type\": NAME, \"eps\": EPS, ...its options}\n";
+  out += entry_sections(norm_registry(), "model.norm", "type");
   return out;
 }
 

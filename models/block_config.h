@@ -1,0 +1,49 @@
+#pragma once
+// What every Transformer-style model config shares: the width, heads and
+// activation of its blocks, and their sublayer slots (attention, ffn, norm),
+// each a registered layer named as "ffn": "swiglu" or {"type": NAME, ...options}.
+// The decoder-only LM and the encoder-decoder parse and write these keys here,
+// one way, with their own defaults.
+#include <string>
+#include <vector>
+
+#include "autograd/ops/activation.h"
+#include "core/config.h"
+#include "core/registry.h"
+#include "layers/attention.h"
+#include "layers/norm.h"
+#include "layers/registry.h"
+
+namespace tfm {
+
+struct BlockConfig {
+  int64_t n_head = 4, d_model = 128, d_ff = 512;
+  Activation activation = Activation::Gelu;
+  double dropout = 0.0;
+  double layer_norm_eps = 1e-5;  // every norm's eps ("layer_norm_eps", or the norm slot's "eps")
+  bool pre_norm = true;          // "norm_placement": "pre" | "post" (legacy: "norm": "pre" | "post")
+  LayerSlot attention{"multi_head"};
+  LayerSlot ffn{"feed_forward"};
+  LayerSlot norm{"layernorm"};  // options other than eps, for a registered norm of one's own
+
+  // Reads n_head, d_model, d_ff, activation, dropout, layer_norm_eps, norm,
+  // norm_placement, attention and ffn from r, with this object's values as the
+  // defaults (d_ff: 4·d_model when absent).
+  void parse_block(ConfigReader& r);
+  // Writes the same keys.
+  void write_block(nlohmann::json& j) const;
+  // Checks what needs several keys (d_model divisible by n_head).
+  void check_block() const;
+
+  NormContext norm_context(bool bias = true) const;
+  std::unique_ptr<SequenceLayer> make_norm(bool bias = true) const;
+  std::unique_ptr<SequenceLayer> make_ffn(bool bias = true) const;
+  AttentionContext attention_context(int64_t window = 0, const AttentionLayout& layout = {}) const;
+  std::unique_ptr<AttentionLayer> make_attention(int64_t window = 0, const AttentionLayout& layout = {}) const;
+
+  // The keys above for a registry entry's help, with this object's defaults;
+  // dropout_help says where the model applies dropout.
+  std::vector<ConfigKey> block_keys(const std::string& dropout_help) const;
+};
+
+}  // namespace tfm
