@@ -87,9 +87,10 @@ std::unique_ptr<AttentionLayer> BlockConfig::make_attention(int64_t window, cons
   return tfm::make_attention(attention, attention_context(window, layout));
 }
 
-std::vector<ConfigKey> BlockConfig::block_keys(const std::string& dropout_help) const {
+std::vector<ConfigKey> BlockConfig::entry_keys(std::vector<ConfigKey> first, const std::string& dropout_help,
+                                              const std::vector<ConfigKey>& rest) const {
   const std::string placement = pre_norm ? "pre" : "post";
-  return {
+  const std::vector<ConfigKey> block = {
       {"n_head", "int", std::to_string(n_head), "attention heads (must divide d_model)"},
       {"d_model", "int", std::to_string(d_model), "model width"},
       {"d_ff", "int", "4*d_model", "feed-forward hidden width"},
@@ -105,6 +106,9 @@ std::vector<ConfigKey> BlockConfig::block_keys(const std::string& dropout_help) 
       {"attention", "string|object", "\"multi_head\"", "registered attention sublayer (model.attention below)"},
       {"ffn", "string|object", "\"feed_forward\"", "registered layer for the feed-forward sublayer (model.ffn below)"},
   };
+  first.insert(first.end(), block.begin(), block.end());
+  first.insert(first.end(), rest.begin(), rest.end());
+  return first;
 }
 
 }  // namespace tfm

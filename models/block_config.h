@@ -41,9 +41,11 @@ struct BlockConfig {
   AttentionContext attention_context(int64_t window = 0, const AttentionLayout& layout = {}) const;
   std::unique_ptr<AttentionLayer> make_attention(int64_t window = 0, const AttentionLayout& layout = {}) const;
 
-  // The keys above for a registry entry's help, with this object's defaults;
-  // dropout_help says where the model applies dropout.
-  std::vector<ConfigKey> block_keys(const std::string& dropout_help) const;
+  // A model entry's keys: its own first keys, the block keys above with this
+  // object's defaults (dropout_help says where the model applies dropout), then
+  // its other keys.
+  std::vector<ConfigKey> entry_keys(std::vector<ConfigKey> first, const std::string& dropout_help,
+                                    const std::vector<ConfigKey>& rest) const;
 };
 
 }  // namespace tfm

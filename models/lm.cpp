@@ -194,20 +194,16 @@ Variable LanguageModel::forward_cached(const Tensor& ids, std::vector<KVCache>& 
 
 namespace {
 std::vector<ConfigKey> lm_keys() {
-  std::vector<ConfigKey> keys = {{"n_layer", "int", "4", "Transformer blocks"}};
-  for (ConfigKey& k : LmConfig().block_keys("dropout on embeddings, attention weights, residuals, FFN"))
-    keys.push_back(std::move(k));
-  const std::vector<ConfigKey> own = {
-      {"seq_len", "int", "64", "context length (positions)"},
-      {"vocab_size", "int", "0", "0 = from the tokenizer"},
-      {"n_kv_head", "int", "n_head", "key/value heads, grouped-query attention (must divide n_head)"},
-      {"pos_emb", "string", "\"learned\"", "learned | sinusoidal | rope | none"},
-      {"rope_theta", "number", "10000", "base of the rotary angles (pos_emb \"rope\")"},
-      {"bias", "bool", "true", "false: no bias in any Linear or norm"},
-      {"tie_embeddings", "bool", "true", "output head shares the token embedding"},
-      {"attention_window", "int", "0", "0 = global; w = each position sees the w most recent"}};
-  keys.insert(keys.end(), own.begin(), own.end());
-  return keys;
+  return LmConfig().entry_keys(
+      {{"n_layer", "int", "4", "Transformer blocks"}}, "dropout on embeddings, attention weights, residuals, FFN",
+      {{"seq_len", "int", "64", "context length (positions)"},
+       {"vocab_size", "int", "0", "0 = from the tokenizer"},
+       {"n_kv_head", "int", "n_head", "key/value heads, grouped-query attention (must divide n_head)"},
+       {"pos_emb", "string", "\"learned\"", "learned | sinusoidal | rope | none"},
+       {"rope_theta", "number", "10000", "base of the rotary angles (pos_emb \"rope\")"},
+       {"bias", "bool", "true", "false: no bias in any Linear or norm"},
+       {"tie_embeddings", "bool", "true", "output head shares the token embedding"},
+       {"attention_window", "int", "0", "0 = global; w = each position sees the w most recent"}});
 }
 }  // namespace
 

@@ -315,18 +315,14 @@ Tensor EncoderDecoder::cross_attention(const Tensor& source, const Tensor& targe
 
 namespace {
 std::vector<ConfigKey> transformer_keys() {
-  std::vector<ConfigKey> keys = {{"n_layer", "int", "6", "default of n_encoder_layers and n_decoder_layers"},
-                                 {"n_encoder_layers", "int", "n_layer", "encoder layers"},
-                                 {"n_decoder_layers", "int", "n_layer", "decoder layers"}};
-  for (ConfigKey& k : TransformerConfig().block_keys("on embeddings, attention weights, residuals, FFN"))
-    keys.push_back(std::move(k));
-  const std::vector<ConfigKey> own = {
-      {"seq_len", "int", "256", "longest sentence (positions)"},
-      {"vocab_size", "int", "0", "0 = from the tokenizer (one joint vocabulary)"},
-      {"share_embeddings", "bool", "true", "one embedding for source and target"},
-      {"tie_embeddings", "bool", "true", "output projection shares the target embedding"}};
-  keys.insert(keys.end(), own.begin(), own.end());
-  return keys;
+  return TransformerConfig().entry_keys({{"n_layer", "int", "6", "default of n_encoder_layers and n_decoder_layers"},
+                                         {"n_encoder_layers", "int", "n_layer", "encoder layers"},
+                                         {"n_decoder_layers", "int", "n_layer", "decoder layers"}},
+                                        "on embeddings, attention weights, residuals, FFN",
+                                        {{"seq_len", "int", "256", "longest sentence (positions)"},
+                                         {"vocab_size", "int", "0", "0 = from the tokenizer (one joint vocabulary)"},
+                                         {"share_embeddings", "bool", "true", "one embedding for source and target"},
+                                         {"tie_embeddings", "bool", "true", "output projection shares the target embedding"}});
 }
 }  // namespace
 
