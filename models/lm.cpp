@@ -213,6 +213,6 @@ TFM_REGISTER_MODEL_ENTRY(
     },
     "decoder-only language model (GPT-2 style); trains on text",
     lm_keys(),
-    DataKind::Text);
+    ModelTraits(DataKind::Text, [](const nlohmann::json& config) { return LmConfig::parse(config).to_json(); }));
 
 }  // namespace tfm

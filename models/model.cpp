@@ -26,13 +26,18 @@ std::vector<std::string> ModelRegistry::types() { return table().names(); }
 std::vector<std::string> ModelRegistry::types(DataKind data) {
   std::vector<std::string> out;
   for (const ModelTable::Entry* e : table().entries())
-    if (e->extra == data) out.push_back(e->name);
+    if (e->extra.data == data) out.push_back(e->name);
   return out;
 }
 
-DataKind ModelRegistry::data_kind(const std::string& type) { return table().get(type, "config: model.type").extra; }
+DataKind ModelRegistry::data_kind(const std::string& type) { return table().get(type, "config: model.type").extra.data; }
 
-DataKind ModelRegistry::data_kind_for(const nlohmann::json& config) { return entry(config).extra; }
+DataKind ModelRegistry::data_kind_for(const nlohmann::json& config) { return entry(config).extra.data; }
+
+nlohmann::json ModelRegistry::resolve(const nlohmann::json& config) {
+  const auto& resolve = entry(config).extra.resolve;
+  return resolve ? resolve(config) : config;
+}
 
 std::unique_ptr<Model> ModelRegistry::create(const nlohmann::json& config) { return entry(config).factory(config); }
 

@@ -45,10 +45,20 @@ class Model : public Module {
 enum class DataKind { Text, Parallel };
 const char* data_kind_name(DataKind kind);
 
-// A model entry carries the data it trains on besides factory, help and keys.
+// What a model entry carries besides factory, help and keys: the data it trains
+// on, and how to resolve a `model` object without building the model: the config
+// the built model would report (parse with defaults, then to_json). A resumed run
+// compares resolved configs, so a key added to tfm since the run was written does
+// not read as a change. Without `resolve`, a config is taken as given.
+struct ModelTraits {
+  ModelTraits(DataKind data = DataKind::Text, std::function<nlohmann::json(const nlohmann::json&)> resolve = {})
+      : data(data), resolve(std::move(resolve)) {}
+  DataKind data;
+  std::function<nlohmann::json(const nlohmann::json&)> resolve;
+};
 template <>
 struct RegistryExtra<Model> {
-  using type = DataKind;
+  using type = ModelTraits;
 };
 using ModelTable = Registry<Model, const nlohmann::json&>;
 using ModelFactory = ModelTable::Factory;
@@ -69,6 +79,8 @@ class ModelRegistry {
   // The same for a `model` config object, validated as create validates it (an
   // object with a string "type"), without building the model.
   static DataKind data_kind_for(const nlohmann::json& config);
+  // The `model` object as the model built from it would report it (ModelTraits::resolve).
+  static nlohmann::json resolve(const nlohmann::json& config);
 };
 
 }  // namespace tfm

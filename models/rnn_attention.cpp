@@ -204,6 +204,6 @@ TFM_REGISTER_MODEL_ENTRY(
      {"input_feeding", "bool", "true", "feed h~(t-1) with the next decoder input"},
      {"attention", "object", "global/dot", "{\"type\": global | local-m | local-p | none,\n"
                                            "\"score\": dot | general | concat, \"window\": D (10)}"}},
-    DataKind::Parallel);
+    ModelTraits(DataKind::Parallel, [](const nlohmann::json& config) { return RnnAttentionConfig::parse(config).to_json(); }));
 
 }  // namespace tfm

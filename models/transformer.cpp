@@ -332,6 +332,6 @@ TFM_REGISTER_MODEL_ENTRY(
     },
     "encoder-decoder Transformer (Vaswani et al. 2017); trains on parallel data (docs/translation.md)",
     transformer_keys(),
-    DataKind::Parallel);
+    ModelTraits(DataKind::Parallel, [](const nlohmann::json& config) { return TransformerConfig::parse(config).to_json(); }));
 
 }  // namespace tfm

@@ -315,6 +315,27 @@ TEST_F(ToolTrain, ResumeWithAChangedModelIsAnError) {
   EXPECT_EQ(state_step(path("run/checkpoints/last.state.safetensors")), 6);
 }
 
+// A run directory written before keys existed: its config.json lacks them. The
+// run resumes when what they default to is what it used (compared as this build
+// resolves both configs), and a real change is still refused.
+TEST_F(ToolTrain, ARunWrittenBeforeNewKeysResumes) {
+  train_ok("--out run --set train.max_steps=5");
+  nlohmann::json config = nlohmann::json::parse(slurp(path("run/config.json")));
+  nlohmann::json& model = config["model"];
+  ASSERT_TRUE(model.contains("attention") && model.contains("norm_placement")) << model.dump();
+  model.erase("attention");
+  model["norm"] = model["norm_placement"];  // the legacy spelling of the placement
+  model.erase("norm_placement");
+  model.erase("pos_emb");
+  std::ofstream(path("run/config.json")) << config.dump(2);
+  train_ok("--resume run --set train.max_steps=6");
+  EXPECT_EQ(state_step(path("run/checkpoints/last.state.safetensors")), 6);
+  // A change of a key the old file lacked is still a change.
+  const ProcessResult r = train("--resume run --set train.max_steps=7 --set model.pos_emb=sinusoidal");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_CONTAINS(r.err, "the config's \"model\" section differs from the run's");
+}
+
 TEST_F(ToolTrain, SameConfigAndSeedGiveBitwiseIdenticalCheckpoints) {
   train_ok("--out a");
   train_ok("--out b");

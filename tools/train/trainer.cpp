@@ -313,6 +313,22 @@ TrainSummary Trainer::finish() {
   return summary;
 }
 
+namespace {
+// A resumed run keeps its model, tokenizer and data. Both sides are compared as
+// this build resolves them (defaults filled in), so a run written before a key
+// existed resumes when the key's default is what the run used.
+void check_resumable(const nlohmann::json& run_config, const TrainConfig& cfg, const std::string& run_config_path) {
+  const TrainConfig run = TrainConfig::parse(run_config);
+  const nlohmann::json resolved[] = {ModelRegistry::resolve(run_config.at("model")), run.resolved["tokenizer"],
+                                     run.resolved["data"]};
+  const char* sections[] = {"model", "tokenizer", "data"};
+  for (int i = 0; i < 3; ++i)
+    TFM_CHECK(resolved[i] == cfg.resolved[sections[i]], "--resume: the config's \"", sections[i],
+              "\" section differs from the run's (", run_config_path,
+              "): a resumed run must keep its model, tokenizer and data");
+}
+}  // namespace
+
 TrainSummary run_training(const TrainOptions& opts) {
   TrainConfig cfg = TrainConfig::parse(load_config(opts.config_path, opts.overrides));
   check_global_batch(cfg.train.batch_size, dist::size());
@@ -327,12 +343,7 @@ TrainSummary run_training(const TrainOptions& opts) {
   options.resume = from.from_state();
   RunDir dir(from.from_state() ? from.run_dir : !opts.out_dir.empty() ? opts.out_dir : default_run_dir(opts.config_path));
   Task task = build_task(cfg, from, dir);
-  if (from.from_state()) {
-    for (const char* section : {"model", "tokenizer", "data"})
-      TFM_CHECK(from.config[section] == cfg.resolved[section], "--resume: the config's \"", section,
-                "\" section differs from the run's (", dir.config(),
-                "): a resumed run must keep its model, tokenizer and data");
-  }
+  if (from.from_state()) check_resumable(from.config, cfg, dir.config());
   Trainer trainer(cfg, task, std::move(dir), options);
   return trainer.run();
 }
