@@ -89,6 +89,14 @@ LmConfig LmConfig::parse(const nlohmann::json& model) {
   c.tie_embeddings = r.get_bool("tie_embeddings", c.tie_embeddings);
   c.bias = r.get_bool("bias", c.bias);
   c.dropout = r.get_number("dropout", 0.0, 0.0, 0.99);
+  // Absent: -1, following dropout (also when a program changes dropout after parsing).
+  auto site = [&](const char* key) {
+    r.accept(key);  // known, for the nearest-key suggestion of a misspelt one
+    return r.has(key) ? r.get_number(key, 0.0, 0.0, 0.99) : -1.0;
+  };
+  c.embedding_dropout = site("embedding_dropout");
+  c.attention_dropout = site("attention_dropout");
+  c.residual_dropout = site("residual_dropout");
   parse_norm(r, c);
   parse_attention(r, c);
   parse_ffn(r, c);
@@ -120,6 +128,9 @@ nlohmann::json LmConfig::to_json() const {
                       {"bias", bias},
                       {"tie_embeddings", tie_embeddings},
                       {"dropout", dropout},
+                      {"embedding_dropout", embedding_p()},
+                      {"attention_dropout", attention_p()},
+                      {"residual_dropout", residual_p()},
                       {"layer_norm_eps", layer_norm_eps},
                       {"attention_window", attention_window}};
   if (ffn == "feed_forward" && ffn_options.empty()) {
@@ -147,11 +158,11 @@ AttentionLayout attention_layout(const LmConfig& c) {
 
 LmBlock::LmBlock(const LmConfig& c)
     : ln1(c.norm, c.d_model, static_cast<float>(c.layer_norm_eps), c.bias),
-      attn(c.d_model, c.n_head, static_cast<float>(c.dropout), c.attention_window, attention_layout(c)),
+      attn(c.d_model, c.n_head, static_cast<float>(c.attention_p()), c.attention_window, attention_layout(c)),
       ln2(c.norm, c.d_model, static_cast<float>(c.layer_norm_eps), c.bias),
-      ffn(LayerRegistry::create(c.ffn, {c.d_model, c.d_ff, c.activation, static_cast<float>(c.dropout), c.bias},
+      ffn(LayerRegistry::create(c.ffn, {c.d_model, c.d_ff, c.activation, static_cast<float>(c.residual_p()), c.bias},
                                 c.ffn_options)),
-      residual_dropout_(static_cast<float>(c.dropout)),
+      residual_dropout_(static_cast<float>(c.residual_p())),
       pre_norm_(c.pre_norm) {
   register_module("ln1", ln1);
   register_module("attn", attn);
@@ -184,7 +195,7 @@ LanguageModel::LanguageModel(const LmConfig& c)
     : tok_emb(c.vocab_size > 0 ? c.vocab_size : 1, c.d_model),
       ln_f(c.norm, c.d_model, static_cast<float>(c.layer_norm_eps), c.bias),
       config_(c),
-      emb_dropout_(static_cast<float>(c.dropout)) {
+      emb_dropout_(static_cast<float>(c.embedding_p())) {
   TFM_CHECK(c.vocab_size > 0, "config: model.vocab_size must be set (or filled from the tokenizer), found ",
             c.vocab_size);
   register_module("tok_emb", tok_emb);
@@ -294,7 +305,11 @@ TFM_REGISTER_MODEL_ENTRY(
      {"rope_theta", "number", "10000", "base of the rotary angles (pos_emb \"rope\")"},
      {"bias", "bool", "true", "false: no bias in any Linear or norm"},
      {"tie_embeddings", "bool", "true", "output head shares the token embedding"},
-     {"dropout", "number", "0", "dropout on embeddings, attention weights, residuals, FFN"},
+     {"dropout", "number", "0", "the default of the three below"},
+     {"embedding_dropout", "number", "dropout", "on the embedding sum (token + position)"},
+     {"attention_dropout", "number", "dropout", "on the attention weights (after the softmax)"},
+     {"residual_dropout", "number", "dropout",
+      "on each sublayer's output before the residual add, and on the FFN's hidden layer"},
      {"layer_norm_eps", "number", "1e-5", "eps of every norm (LayerNorm and RMSNorm)"},
      {"attention_window", "int", "0", "0 = global; w = each position sees the w most recent"},
      {"ffn", "string|object", "\"feed_forward\"", "registered layer for the feed-forward sublayer (model.ffn below)"}},

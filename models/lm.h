@@ -31,6 +31,13 @@ struct LmConfig {
   bool bias = true;             // biases of every Linear and norm (the head has none either way)
   bool tie_embeddings = true;
   double dropout = 0.0;
+  // Dropout by site, each following `dropout` while negative (the default, so a config or a
+  // C++ struct that sets dropout alone keeps its single rate): the embedding sum, the attention
+  // weights, and the residual branches (each sublayer's output and the FFN's hidden layer).
+  double embedding_dropout = -1.0, attention_dropout = -1.0, residual_dropout = -1.0;
+  double embedding_p() const { return embedding_dropout >= 0 ? embedding_dropout : dropout; }
+  double attention_p() const { return attention_dropout >= 0 ? attention_dropout : dropout; }
+  double residual_p() const { return residual_dropout >= 0 ? residual_dropout : dropout; }
   double layer_norm_eps = 1e-5;
   int64_t attention_window = 0;  // 0: global
   std::string ffn = "feed_forward";  // registered layer name of the feed-forward sublayer

@@ -25,6 +25,14 @@ TransformerConfig TransformerConfig::parse(const nlohmann::json& model) {
   c.share_embeddings = r.get_bool("share_embeddings", c.share_embeddings);
   c.tie_embeddings = r.get_bool("tie_embeddings", c.tie_embeddings);
   c.dropout = r.get_number("dropout", 0.1, 0.0, 0.99);
+  // Absent: -1, following dropout (also when a program changes dropout after parsing).
+  auto site = [&](const char* key) {
+    r.accept(key);  // known, for the nearest-key suggestion of a misspelt one
+    return r.has(key) ? r.get_number(key, 0.0, 0.0, 0.99) : -1.0;
+  };
+  c.embedding_dropout = site("embedding_dropout");
+  c.attention_dropout = site("attention_dropout");
+  c.residual_dropout = site("residual_dropout");
   c.layer_norm_eps = r.get_number("layer_norm_eps", 1e-5, 1e-12, 1.0);
   const LayerSlot ffn = LayerSlot::parse(r.get_json("ffn"), c.ffn, "model.ffn");
   c.ffn = ffn.type;
@@ -49,12 +57,17 @@ nlohmann::json TransformerConfig::to_json() const {
           {"share_embeddings", share_embeddings},
           {"tie_embeddings", tie_embeddings},
           {"dropout", dropout},
+          {"embedding_dropout", embedding_p()},
+          {"attention_dropout", attention_p()},
+          {"residual_dropout", residual_p()},
           {"layer_norm_eps", layer_norm_eps},
           {"ffn", LayerSlot{ffn, ffn_options}.to_json()}};
 }
 
 namespace {
-LayerContext ffn_context(const TransformerConfig& c) { return {c.d_model, c.d_ff, c.activation, static_cast<float>(c.dropout)}; }
+LayerContext ffn_context(const TransformerConfig& c) {
+  return {c.d_model, c.d_ff, c.activation, static_cast<float>(c.residual_p())};
+}
 
 // One residual sublayer: post-LN ln(x + f(x)), pre-LN x + f(ln(x)).
 template <typename F>
@@ -65,8 +78,9 @@ Variable residual(const Variable& x, LayerNorm& ln, bool pre_norm, Dropout& drop
 }  // namespace
 
 EncoderLayer::EncoderLayer(const TransformerConfig& c)
-    : self_attn(c.d_model, c.n_head, c.dropout), ln1(c.d_model, c.layer_norm_eps),
-      ffn(LayerRegistry::create(c.ffn, ffn_context(c), c.ffn_options)), ln2(c.d_model, c.layer_norm_eps), dropout_(c.dropout),
+    : self_attn(c.d_model, c.n_head, static_cast<float>(c.attention_p())), ln1(c.d_model, c.layer_norm_eps),
+      ffn(LayerRegistry::create(c.ffn, ffn_context(c), c.ffn_options)), ln2(c.d_model, c.layer_norm_eps),
+      dropout_(static_cast<float>(c.residual_p())),
       pre_norm_(c.pre_norm) {
   register_module("self_attn", self_attn);
   register_module("ln1", ln1);
@@ -81,9 +95,10 @@ Variable EncoderLayer::forward(const Variable& x, const AttentionMask& mask) {
 }
 
 DecoderLayer::DecoderLayer(const TransformerConfig& c)
-    : self_attn(c.d_model, c.n_head, c.dropout), ln1(c.d_model, c.layer_norm_eps),
-      cross_attn(c.d_model, c.n_head, c.dropout), ln2(c.d_model, c.layer_norm_eps),
-      ffn(LayerRegistry::create(c.ffn, ffn_context(c), c.ffn_options)), ln3(c.d_model, c.layer_norm_eps), dropout_(c.dropout),
+    : self_attn(c.d_model, c.n_head, static_cast<float>(c.attention_p())), ln1(c.d_model, c.layer_norm_eps),
+      cross_attn(c.d_model, c.n_head, static_cast<float>(c.attention_p())), ln2(c.d_model, c.layer_norm_eps),
+      ffn(LayerRegistry::create(c.ffn, ffn_context(c), c.ffn_options)), ln3(c.d_model, c.layer_norm_eps),
+      dropout_(static_cast<float>(c.residual_p())),
       pre_norm_(c.pre_norm) {
   register_module("self_attn", self_attn);
   register_module("ln1", ln1);
@@ -137,7 +152,7 @@ DecoderStack::DecoderStack(const TransformerConfig& c, int64_t n) {
 
 EncoderDecoder::EncoderDecoder(const TransformerConfig& c)
     : encoder(c, c.n_encoder_layers), decoder(c, c.n_decoder_layers), config_(c),
-      positions_(sinusoidal_positions(c.max_len, c.d_model)), dropout_(c.dropout) {
+      positions_(sinusoidal_positions(c.max_len, c.d_model)), dropout_(static_cast<float>(c.embedding_p())) {
   TFM_CHECK(c.vocab_size > 0, "config: model.vocab_size must be set (or filled from the tokenizer), found ",
             c.vocab_size);
   if (c.share_embeddings) {
@@ -355,7 +370,11 @@ TFM_REGISTER_MODEL_ENTRY(
      {"norm", "string", "\"post\"", "post (Vaswani) | pre (LayerNorm placement)"},
      {"share_embeddings", "bool", "true", "one embedding for source and target"},
      {"tie_embeddings", "bool", "true", "output projection shares the target embedding"},
-     {"dropout", "number", "0.1", "on embeddings, attention weights, residuals, FFN"},
+     {"dropout", "number", "0.1", "the default of the three below"},
+     {"embedding_dropout", "number", "dropout", "on the scaled embeddings plus positions"},
+     {"attention_dropout", "number", "dropout", "on the attention weights (self and cross, after the softmax)"},
+     {"residual_dropout", "number", "dropout",
+      "on each sublayer's output before the residual add, and on the FFN's hidden layer"},
      {"layer_norm_eps", "number", "1e-5", ""},
      {"ffn", "string|object", "\"feed_forward\"", "registered layer for the feed-forward sublayer (model.ffn below)"}},
     DataKind::Parallel);

@@ -22,6 +22,13 @@ struct TransformerConfig {
   bool share_embeddings = true;  // one `emb` for source and target
   bool tie_embeddings = true;    // output projection = target embedding
   double dropout = 0.1;
+  // Dropout by site, each following `dropout` while negative (the default): the embedding sum,
+  // the attention weights (self and cross), and the residual branches (each sublayer's output
+  // and the FFN's hidden layer).
+  double embedding_dropout = -1.0, attention_dropout = -1.0, residual_dropout = -1.0;
+  double embedding_p() const { return embedding_dropout >= 0 ? embedding_dropout : dropout; }
+  double attention_p() const { return attention_dropout >= 0 ? attention_dropout : dropout; }
+  double residual_p() const { return residual_dropout >= 0 ? residual_dropout : dropout; }
   double layer_norm_eps = 1e-5;
   std::string ffn = "feed_forward";  // registered layer name of the feed-forward sublayer
   nlohmann::json ffn_options = nlohmann::json::object();  // "ffn": {"type": NAME, ...options}
