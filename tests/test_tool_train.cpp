@@ -271,6 +271,72 @@ TEST_F(ToolTrain, ResumeFromTheRunDirectoryIsBitwiseIdenticalToAStraightRun) {
   EXPECT_EQ(a, b);  // every step logged once, with the same loss
 }
 
+// train.ema: the average is part of the training state ("ema.<name>" in last.state.safetensors), so a resumed
+// run continues it bitwise; checkpoints/ema.safetensors holds it under the model's tensor names and scores
+// and generates as any checkpoint. z-loss and wsd ride along, since both change the numbers a resume must repeat.
+TEST_F(ToolTrain, EmaRunResumesBitwiseAndItsEmaCheckpointScoresAndGenerates) {
+  const std::string recipe =
+      "--set train.ema.decay=0.9 --set train.ema.start=4 --set train.z_loss=1e-3 --set optim.schedule=wsd "
+      "--set optim.decay_fraction=0.3 ";
+  train_ok(recipe + "--out straight");
+  train_ok(recipe + "--out split --set train.max_steps=10");
+  train_ok(recipe + "--resume split");
+  for (const char* f : {"last.safetensors", "ema.safetensors", "last.state.safetensors", "best.safetensors"})
+    expect_same_tensors(path(std::string("straight/checkpoints/") + f), path(std::string("split/checkpoints/") + f));
+  EXPECT_EQ(losses(path("straight")), losses(path("split")));
+  const SafetensorsContents state = load_safetensors(path("straight/checkpoints/last.state.safetensors"));
+  const SafetensorsContents ema = load_safetensors(path("straight/checkpoints/ema.safetensors"));
+  const SafetensorsContents last = load_safetensors(path("straight/checkpoints/last.safetensors"));
+  ASSERT_EQ(ema.tensors.size(), last.tensors.size());
+  bool averaged = false;
+  for (size_t i = 0; i < ema.tensors.size(); ++i) {
+    EXPECT_EQ(ema.tensors[i].first, last.tensors[i].first);
+    averaged |= std::memcmp(ema.tensors[i].second.raw_data(), last.tensors[i].second.raw_data(),
+                            last.tensors[i].second.nbytes()) != 0;
+    bool in_state = false;
+    for (auto& [name, t] : state.tensors)
+      if (name == "ema." + ema.tensors[i].first)
+        in_state = std::memcmp(t.raw_data(), ema.tensors[i].second.raw_data(), t.nbytes()) == 0;
+    EXPECT_TRUE(in_state) << "ema." << ema.tensors[i].first;
+  }
+  EXPECT_TRUE(averaged) << "ema.safetensors holds the weights themselves";
+  EXPECT_EQ(ema.metadata.at("config"), last.metadata.at("config"));
+  dir_.file("eval.txt", corpus_.substr(0, 301));
+  const ProcessResult ppl = tfm("perplexity straight/checkpoints/ema.safetensors eval.txt --json", dir_.path());
+  ASSERT_EQ(ppl.code, 0) << ppl.err;
+  EXPECT_EQ(nlohmann::json::parse(ppl.out.substr(ppl.out.rfind('{')))["tokens"], 300);
+  const ProcessResult gen = tfm("generate straight/checkpoints/ema.safetensors --prompt 'the ' --tokens 10 --seed 1",
+                                dir_.path());
+  ASSERT_EQ(gen.code, 0) << gen.err;
+  EXPECT_EQ(gen.out.rfind("the ", 0), 0u);
+  // config.json keeps the recipe, and the log the z term.
+  const nlohmann::json config = read_json_file(path("straight/config.json"));
+  EXPECT_EQ(config["train"]["ema"], (nlohmann::json{{"decay", 0.9}, {"start", 4}}));
+  EXPECT_EQ(config["optim"]["decay_fraction"], 0.3);
+  EXPECT_CONTAINS(slurp(path("straight/metrics.jsonl")), "\"z_loss\":");
+}
+
+// A run without an average, resumed with train.ema on (a bare decay: from the first step), starts the
+// average from the weights it resumes: after one more step, ema = 0.5·w10 + 0.5·w11.
+TEST_F(ToolTrain, ResumingWithEmaTurnedOnStartsTheAverageFromTheWeights) {
+  train_ok("--out run --set train.max_steps=10");
+  const SafetensorsContents w10 = load_safetensors(path("run/checkpoints/last.safetensors"));
+  EXPECT_FALSE(fs::exists(path("run/checkpoints/ema.safetensors")));
+  train_ok("--resume run --set train.max_steps=11 --set train.ema=0.5");
+  const SafetensorsContents ema = load_safetensors(path("run/checkpoints/ema.safetensors"));
+  const SafetensorsContents w11 = load_safetensors(path("run/checkpoints/last.safetensors"));
+  ASSERT_EQ(ema.tensors.size(), w10.tensors.size());
+  double moved = 0.0;
+  for (size_t i = 0; i < ema.tensors.size(); ++i) {
+    const Tensor &a = ema.tensors[i].second, &before = w10.tensors[i].second, &after = w11.tensors[i].second;
+    for (int64_t k = 0; k < a.numel(); ++k) {
+      ASSERT_NEAR(a.at(k), 0.5 * before.at(k) + 0.5 * after.at(k), 1e-6) << ema.tensors[i].first;
+      moved += std::fabs(after.at(k) - before.at(k));
+    }
+  }
+  EXPECT_GT(moved, 1e-3);
+}
+
 // train.precision = bf16 (where the CPU has AVX512-BF16): exact resume holds, the run logs
 // its precision, and its losses follow fp32's closely (the GEMM operands are rounded to
 // 8 significant bits; a tiny model this early differs by well under 1%).

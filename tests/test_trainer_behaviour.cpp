@@ -11,6 +11,7 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -288,13 +289,18 @@ TEST_F(TrainerBehaviour, WeightDecayReachesExactlyTheDocumentedParameterGroups) 
 // The learning rate logged for step s (1-based: the rate that step used), for each schedule of
 // optim/schedule.h and docs/config.md, written out here: linear warmup lr·s/w for s ≤ w; then constant: lr;
 // cosine (nanoGPT): min_lr + ½(1 + cos(π(s − w)/(D − w)))(lr − min_lr) until D = decay_steps (0: max_steps),
-// min_lr after; noam (Vaswani et al. 2017, eq. 3, peak lr at w): lr·min(s/w, √(w/s)), lr/√s without warmup.
+// min_lr after; noam (Vaswani et al. 2017, eq. 3, peak lr at w): lr·min(s/w, √(w/s)), lr/√s without warmup;
+// wsd: lr until S = max(w, 0.8·D), then linearly to min_lr at D.
 double schedule_lr(const std::string& name, double lr, int64_t s, int64_t w, int64_t D, double min_lr) {
   const double step = static_cast<double>(s), warm = static_cast<double>(w);
   if (name == "noam") return w > 0 ? lr * std::min(step / warm, std::sqrt(warm / step)) : lr / std::sqrt(step);
   if (s <= w) return lr * step / warm;
   if (name == "constant") return lr;
   if (s >= D) return min_lr;
+  if (name == "wsd") {  // the default decay_fraction 0.2 and linear shape
+    const double start = std::max(warm, 0.8 * static_cast<double>(D));
+    return step <= start ? lr : lr - (lr - min_lr) * (step - start) / (static_cast<double>(D) - start);
+  }
   return min_lr + 0.5 * (1.0 + std::cos(M_PI * (step - warm) / (static_cast<double>(D) - warm))) * (lr - min_lr);
 }
 
@@ -308,7 +314,7 @@ TEST_F(TrainerBehaviour, LoggedLearningRateFollowsEverySchedule) {
   const double lr = 0.02;
   for (const Case& c : {Case{"constant", 0, 0, 0.0}, Case{"constant", 7, 0, 0.0}, Case{"cosine", 5, 0, 0.001},
                         Case{"cosine", 4, 20, 0.002}, Case{"cosine", 0, 0, 0.0}, Case{"noam", 8, 0, 0.0},
-                        Case{"noam", 0, 0, 0.0}}) {
+                        Case{"noam", 0, 0, 0.0}, Case{"wsd", 4, 0, 0.001}, Case{"wsd", 0, 25, 0.0}}) {
     SCOPED_TRACE(::testing::Message() << c.name << " warmup " << c.warmup << " decay_steps " << c.decay_steps
                                       << " min_lr " << c.min_lr);
     nlohmann::json config = tiny_config();
@@ -328,6 +334,33 @@ TEST_F(TrainerBehaviour, LoggedLearningRateFollowsEverySchedule) {
       EXPECT_NEAR(got, want, 1e-12 * lr) << "step " << step;
     }
   }
+}
+
+// wsd bounded by train.max_time, as cosine: decay_steps is derived from the step time measured over the
+// first steps (logged, and kept in the state for --resume), and every logged rate follows the wsd formula
+// with that length (before the derivation the decay lies beyond any step the run can reach).
+TEST_F(TrainerBehaviour, WsdBoundedByMaxTimeDecaysOverTheDerivedLength) {
+  nlohmann::json config = tiny_config();
+  config["model"]["seq_len"] = 8;
+  config["train"]["batch_size"] = 1;
+  config["train"]["max_steps"] = 0;
+  config["train"]["max_time"] = 3;
+  config["optim"] = {{"name", "sgd"}, {"lr", 0.02}, {"schedule", "wsd"}, {"warmup_steps", 4}, {"min_lr", 0.001}};
+  train(config, "timed");
+  const std::string log = slurp(dir_.path("timed/train.log"));
+  const std::smatch m = [&] {
+    std::smatch match;
+    std::regex_search(log, match, std::regex("schedule: wsd decay over ([0-9]+) steps \\(from max_time 3 s"));
+    return match;
+  }();
+  ASSERT_EQ(m.size(), 2u) << log;
+  const int64_t D = std::stoll(m[1].str());
+  const SafetensorsContents state = load_safetensors(dir_.path("timed/checkpoints/last.state.safetensors"));
+  EXPECT_EQ(nlohmann::json::parse(state.metadata.at("train_state"))["decay_steps"], D);
+  const auto lrs = logged("timed", "lr");
+  ASSERT_GT(lrs.size(), 10u);
+  for (auto& [step, got] : lrs)
+    EXPECT_NEAR(got, schedule_lr("wsd", 0.02, step, 4, D, 0.001), 1e-12) << "step " << step << " of " << D;
 }
 
 }  // namespace
