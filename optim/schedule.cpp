@@ -89,7 +89,8 @@ class WarmupStableDecay : public Schedule {
 };
 
 const ConfigKey kWarmup{"warmup_steps", "int", "0", "linear warmup to lr"};
-const ConfigKey kDecaySteps{"decay_steps", "int", "0", "end of the decay; 0 = train.max_steps, or derived from train.max_time"};
+const ConfigKey kDecaySteps{"decay_steps", "int", "0",
+                            "end of the decay; 0 = train.max_steps, or derived from train.max_time"};
 
 TFM_REGISTER_SCHEDULE("constant", make<constant_rate>, "lr after a linear warmup", {kWarmup});
 TFM_REGISTER_SCHEDULE("cosine", make<cosine_rate>,

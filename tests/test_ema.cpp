@@ -138,7 +138,8 @@ TEST(WeightEma, LoadRestoresAveragesAndNamesWhatIsMissingOrMismatched) {
   EXPECT_CONTAINS(error_message([&] { eb.load(missing); }), "missing the average of \"blocks.0.fc.bias\"");
   auto wrong = ea.averages();
   wrong[2].second = Tensor::zeros({4});
-  EXPECT_CONTAINS(error_message([&] { eb.load(wrong); }), "the average of \"ln_f.weight\": expected F32 [33], found F32 [4]");
+  EXPECT_CONTAINS(error_message([&] { eb.load(wrong); }),
+                  "the average of \"ln_f.weight\": expected F32 [33], found F32 [4]");
   EXPECT_CONTAINS(error_message([&] { WeightEma(a.named(), {1.0, 0}); }), "decay must be in (0, 1), found 1");
 }
 

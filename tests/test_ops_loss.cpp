@@ -132,7 +132,9 @@ TEST(CrossEntropyOp, ZLossBackwardMatchesFiniteDifferences) {
   Tensor ids = random_ids({7}, 13, 25);
   std::vector<Variable> head{random_param({7, 5}, 26), random_param({13, 5}, 27)};
   EXPECT_GRADCHECK(
-      [ids](const std::vector<Variable>& v) { return cross_entropy(linear(v[0], v[1], Variable()), ids, {kIgnore, 0.0f, 0.2f}); },
+      [ids](const std::vector<Variable>& v) {
+        return cross_entropy(linear(v[0], v[1], Variable()), ids, {kIgnore, 0.0f, 0.2f});
+      },
       head);
 }
 

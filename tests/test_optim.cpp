@@ -295,7 +295,8 @@ TEST(OptimSchedule, NoamPeaksAtWarmupThenFallsAsInverseSquareRoot) {
 }
 
 // wsd: warmup 10, decay_steps 110, decay_fraction 0.2: constant lr until D = 110 − 22 = 88, then down to min_lr
-// at 110 with p = (step − 88) / 22, by the shape's factor f(p): linear 1 − p, cosine (1 + cos πp)/2, sqrt 1 − √p.
+// at 110 with p = (step − 88) / 22, by the shape's factor f(p): linear 1 − p, cosine (1 + cos πp)/2,
+// sqrt 1 − √p.
 TEST(OptimSchedule, WsdWarmsUpHoldsThenDecaysOverTheLastFractionByItsShape) {
   ScheduleConfig s;
   s.name = "wsd";

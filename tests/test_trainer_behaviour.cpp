@@ -3,12 +3,15 @@
 // steps), checked against formulas written here in double from docs/config.md
 // and optim/schedule.h: gradient accumulation equals the big batch, label
 // smoothing moves the logged loss exactly as its formula says, weight decay
-// reaches exactly the documented parameter groups, and the logged learning rate
-// follows every schedule.
+// reaches exactly the documented parameter groups, the logged learning rate
+// follows every schedule (wsd also bounded by max_time), and the recipe
+// options (train.ema, train.z_loss, wsd, dropout sites) resume bitwise.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <regex>
@@ -361,6 +364,104 @@ TEST_F(TrainerBehaviour, WsdBoundedByMaxTimeDecaysOverTheDerivedLength) {
   ASSERT_GT(lrs.size(), 10u);
   for (auto& [step, got] : lrs)
     EXPECT_NEAR(got, schedule_lr("wsd", 0.02, step, 4, D, 0.001), 1e-12) << "step " << step << " of " << D;
+}
+
+// Same tensor names, shapes and bytes.
+void expect_same_tensors(const std::string& a, const std::string& b) {
+  const SafetensorsContents ca = load_safetensors(a), cb = load_safetensors(b);
+  ASSERT_EQ(ca.tensors.size(), cb.tensors.size()) << a << " vs " << b;
+  for (size_t i = 0; i < ca.tensors.size(); ++i) {
+    ASSERT_EQ(ca.tensors[i].first, cb.tensors[i].first);
+    ASSERT_EQ(ca.tensors[i].second.shape(), cb.tensors[i].second.shape()) << ca.tensors[i].first;
+    EXPECT_EQ(std::memcmp(ca.tensors[i].second.raw_data(), cb.tensors[i].second.raw_data(),
+                          ca.tensors[i].second.nbytes()), 0)
+        << ca.tensors[i].first << " differs: " << a << " vs " << b;
+  }
+}
+
+// The recipe of issue 15 on a run with dropout, evaluations and checkpoints: AdamW, wsd, z-loss, EMA.
+nlohmann::json recipe_config() {
+  nlohmann::json config = tiny_config();
+  config["model"]["dropout"] = 0.1;
+  config["model"]["attention_dropout"] = 0.0;
+  // decay_steps given: the first half's max_steps would otherwise become the resolved length its state keeps.
+  config["optim"] = {
+      {"lr", 0.01}, {"schedule", "wsd"}, {"warmup_steps", 3}, {"decay_steps", 20}, {"decay_fraction", 0.3}};
+  config["train"]["max_steps"] = 20;
+  config["train"]["eval_every"] = 5;
+  config["train"]["checkpoint_every"] = 5;
+  config["train"]["z_loss"] = 1e-3;
+  config["train"]["ema"] = {{"decay", 0.9}, {"start", 4}};
+  return config;
+}
+
+// train.ema: the average is part of the training state ("ema.<name>" in last.state.safetensors), so a resumed
+// run continues it bitwise; checkpoints/ema.safetensors holds it under the model's tensor names and scores and
+// generates as any checkpoint. Dropout, z-loss and wsd ride along: all change what a resume must repeat.
+TEST_F(TrainerBehaviour, EmaRunResumesBitwiseAndItsEmaCheckpointScoresAndGenerates) {
+  const nlohmann::json config = recipe_config();
+  train(config, "straight");
+  train(config, "split", "--set train.max_steps=10");
+  train(config, "split", "--resume split");
+  for (const char* f : {"last.safetensors", "ema.safetensors", "last.state.safetensors", "best.safetensors"})
+    expect_same_tensors(dir_.path(std::string("straight/checkpoints/") + f),
+                        dir_.path(std::string("split/checkpoints/") + f));
+  EXPECT_EQ(logged("straight", "loss"), logged("split", "loss"));
+  EXPECT_EQ(logged("straight", "z_loss"), logged("split", "z_loss"));
+  EXPECT_EQ(logged("straight", "z_loss").size(), 20u);
+  const SafetensorsContents state = load_safetensors(dir_.path("straight/checkpoints/last.state.safetensors"));
+  const SafetensorsContents ema = load_safetensors(dir_.path("straight/checkpoints/ema.safetensors"));
+  const SafetensorsContents last = load_safetensors(dir_.path("straight/checkpoints/last.safetensors"));
+  ASSERT_EQ(ema.tensors.size(), last.tensors.size());
+  bool averaged = false;
+  for (size_t i = 0; i < ema.tensors.size(); ++i) {
+    EXPECT_EQ(ema.tensors[i].first, last.tensors[i].first);
+    averaged |= std::memcmp(ema.tensors[i].second.raw_data(), last.tensors[i].second.raw_data(),
+                            last.tensors[i].second.nbytes()) != 0;
+    bool in_state = false;
+    for (auto& [name, t] : state.tensors)
+      if (name == "ema." + ema.tensors[i].first)
+        in_state = std::memcmp(t.raw_data(), ema.tensors[i].second.raw_data(), t.nbytes()) == 0;
+    EXPECT_TRUE(in_state) << "ema." << ema.tensors[i].first;
+  }
+  EXPECT_TRUE(averaged) << "ema.safetensors holds the weights themselves";
+  EXPECT_EQ(ema.metadata.at("config"), last.metadata.at("config"));
+  dir_.file("eval.txt", word_corpus().substr(0, 301));
+  const ProcessResult ppl = tfm("perplexity straight/checkpoints/ema.safetensors eval.txt --json", dir_.path());
+  ASSERT_EQ(ppl.code, 0) << ppl.err;
+  EXPECT_EQ(nlohmann::json::parse(ppl.out.substr(ppl.out.rfind('{')))["tokens"], 300);
+  const ProcessResult gen = tfm("generate straight/checkpoints/ema.safetensors --prompt 'the ' --tokens 10 --seed 1",
+                                dir_.path());
+  ASSERT_EQ(gen.code, 0) << gen.err;
+  EXPECT_EQ(gen.out.rfind("the ", 0), 0u);
+  const nlohmann::json resolved = read_json_file(dir_.path("straight/config.json"));
+  EXPECT_EQ(resolved["train"]["ema"], config["train"]["ema"]);
+  EXPECT_EQ(resolved["optim"]["decay_fraction"], 0.3);
+  EXPECT_EQ(resolved["model"]["attention_dropout"], 0.0);
+  EXPECT_EQ(resolved["model"]["residual_dropout"], 0.1);
+}
+
+// A run without an average, resumed with train.ema on (a bare decay: from the first step), starts the
+// average from the weights it resumes: after one more step, ema = 0.5·w10 + 0.5·w11.
+TEST_F(TrainerBehaviour, ResumingWithEmaTurnedOnStartsTheAverageFromTheWeights) {
+  nlohmann::json config = tiny_config();
+  config["train"]["max_steps"] = 10;
+  train(config, "run");
+  const SafetensorsContents w10 = load_safetensors(dir_.path("run/checkpoints/last.safetensors"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path("run/checkpoints/ema.safetensors")));
+  train(config, "run", "--resume run --set train.max_steps=11 --set train.ema=0.5");
+  const SafetensorsContents ema = load_safetensors(dir_.path("run/checkpoints/ema.safetensors"));
+  const SafetensorsContents w11 = load_safetensors(dir_.path("run/checkpoints/last.safetensors"));
+  ASSERT_EQ(ema.tensors.size(), w10.tensors.size());
+  double moved = 0.0;
+  for (size_t i = 0; i < ema.tensors.size(); ++i) {
+    const Tensor &a = ema.tensors[i].second, &before = w10.tensors[i].second, &after = w11.tensors[i].second;
+    for (int64_t k = 0; k < a.numel(); ++k) {
+      ASSERT_NEAR(a.at(k), 0.5 * before.at(k) + 0.5 * after.at(k), 1e-6) << ema.tensors[i].first;
+      moved += std::fabs(after.at(k) - before.at(k));
+    }
+  }
+  EXPECT_GT(moved, 1e-3);
 }
 
 }  // namespace

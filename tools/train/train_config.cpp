@@ -236,7 +236,8 @@ nlohmann::json resolved_json(const TrainConfig& c) {
         {"checkpoint_every", ts.checkpoint_every}, {"seed", ts.seed}, {"threads", ts.threads},
         {"precision", ts.precision}, {"skip_nonfinite", ts.skip_nonfinite}, {"keep_checkpoints", ts.keep_checkpoints},
         {"z_loss", ts.z_loss},
-        {"ema", ts.ema.enabled() ? nlohmann::json{{"decay", ts.ema.decay}, {"start", ts.ema.start}} : nlohmann::json()}}}};
+        {"ema", ts.ema.enabled() ? nlohmann::json{{"decay", ts.ema.decay}, {"start", ts.ema.start}}
+                                 : nlohmann::json()}}}};
   if (c.data.parallel()) {
     auto& t = resolved["train"];
     t["batch_tokens"] = ts.batch_tokens;

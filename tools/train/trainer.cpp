@@ -55,7 +55,8 @@ Trainer::Trainer(const TrainConfig& config, Task& task, RunDir dir, TrainerOptio
       sharder_(dist::rank(), dist::size()),
       params_(task_.model->named_parameters()),
       optimizer_(make_optimizer(params_, config.optim.optimizer)),
-      ema_(config.train.ema.enabled() ? std::optional<WeightEma>(std::in_place, params_, config.train.ema) : std::nullopt),
+      ema_(config.train.ema.enabled() ? std::optional<WeightEma>(std::in_place, params_, config.train.ema)
+                                      : std::nullopt),
       state_(initial_state()),
       dir_ready_(prepare_dir()),
       stop_(config.train.max_steps, config.train.max_time,
