@@ -234,10 +234,10 @@ bool Trainer::handle_nonfinite(int64_t step, double loss, double norm, const Ste
   return true;
 }
 
-// A schedule bounded by max_time (one that declares decay_steps: cosine, wsd): decay_steps sized from the step time rank 0 measured
-// over the first probe steps. Validation passes cost about a third of a training step per batch;
-// greedy BLEU decoding of the validation sources about twice that again (a rough estimate: the
-// schedule ends near max_time).
+// A schedule bounded by max_time (one that declares decay_steps: cosine, wsd): decay_steps sized
+// from the step time rank 0 measured over the first probe steps. Validation passes cost about a
+// third of a training step per batch; greedy BLEU decoding of the validation sources about twice
+// that again (a rough estimate: the schedule ends near max_time).
 void Trainer::size_schedule(int64_t step, double probe_elapsed) {
   const double per_step = (probe_elapsed - elapsed_before_) / static_cast<double>(probe_steps_);
   const double val_batches = static_cast<double>(task_.data->validation().size()) * (bleu_evaluator_ ? 3.0 : 1.0);
@@ -249,9 +249,8 @@ void Trainer::size_schedule(int64_t step, double probe_elapsed) {
   state_.decay_steps = schedule_.decay_steps;
   rate_ = make_schedule(schedule_);
   reporter_.log("schedule: " + schedule_.name + " decay over " + std::to_string(schedule_.decay_steps) +
-                " steps (from max_time " +
-                format_value("%.0f", config_.train.max_time) + " s at " + format_value("%.1f", per_step * 1000) +
-                " ms/step)");
+                " steps (from max_time " + format_value("%.0f", config_.train.max_time) + " s at " +
+                format_value("%.1f", per_step * 1000) + " ms/step)");
 }
 
 // With train.ema, the average is evaluated (and kept as best.safetensors) in place of the weights.
