@@ -45,6 +45,14 @@ void BlockConfig::parse_block(ConfigReader& r) {
   d_ff = r.get_int("d_ff", 4 * d_model, 1, 1 << 18);
   activation = parse_activation(r.get_string("activation", activation_name(activation), {"gelu", "gelu_tanh", "relu"}));
   dropout = r.get_number("dropout", dropout, 0.0, 0.99);
+  // Absent: -1, following dropout (also when a program changes dropout after parsing).
+  auto site = [&](const char* key) {
+    r.accept(key);  // known, for the nearest-key suggestion of a misspelt one
+    return r.has(key) ? r.get_number(key, 0.0, 0.0, 0.99) : -1.0;
+  };
+  embedding_dropout = site("embedding_dropout");
+  attention_dropout = site("attention_dropout");
+  residual_dropout = site("residual_dropout");
   parse_norm(r, *this);
   attention = LayerSlot::parse(attention_registry(), r.get_json("attention"), attention.type, "model.attention");
   ffn = LayerSlot::parse(LayerRegistry::table(), r.get_json("ffn"), ffn.type, "model.ffn");
@@ -60,6 +68,9 @@ void BlockConfig::write_block(nlohmann::json& j) const {
   j["d_ff"] = d_ff;
   j["activation"] = activation_name(activation);
   j["dropout"] = dropout;
+  j["embedding_dropout"] = embedding_p();
+  j["attention_dropout"] = attention_p();
+  j["residual_dropout"] = residual_p();
   j["layer_norm_eps"] = layer_norm_eps;
   j["norm"] = norm.to_json();
   j["norm_placement"] = pre_norm ? "pre" : "post";
@@ -76,19 +87,18 @@ std::unique_ptr<SequenceLayer> BlockConfig::make_norm(bool bias) const {
 }
 
 std::unique_ptr<SequenceLayer> BlockConfig::make_ffn(bool bias) const {
-  return ffn.create({d_model, d_ff, activation, static_cast<float>(dropout), bias});
+  return ffn.create({d_model, d_ff, activation, static_cast<float>(residual_p()), bias});
 }
 
 AttentionContext BlockConfig::attention_context(int64_t window, const AttentionLayout& layout) const {
-  return {d_model, n_head, static_cast<float>(dropout), window, layout};
+  return {d_model, n_head, static_cast<float>(attention_p()), window, layout};
 }
 
 std::unique_ptr<AttentionLayer> BlockConfig::make_attention(int64_t window, const AttentionLayout& layout) const {
   return tfm::make_attention(attention, attention_context(window, layout));
 }
 
-std::vector<ConfigKey> BlockConfig::entry_keys(std::vector<ConfigKey> first, const std::string& dropout_help,
-                                              const std::vector<ConfigKey>& rest) const {
+std::vector<ConfigKey> BlockConfig::entry_keys(std::vector<ConfigKey> first, const std::vector<ConfigKey>& rest) const {
   const std::string placement = pre_norm ? "pre" : "post";
   const std::vector<ConfigKey> block = {
       {"n_head", "int", std::to_string(n_head), "attention heads (must divide d_model)"},
@@ -96,7 +106,11 @@ std::vector<ConfigKey> BlockConfig::entry_keys(std::vector<ConfigKey> first, con
       {"d_ff", "int", "4*d_model", "feed-forward hidden width"},
       {"activation", "string", "\"" + std::string(activation_name(activation)) + "\"",
        "gelu (exact erf) | gelu_tanh | relu"},
-      {"dropout", "number", nlohmann::json(dropout).dump(), dropout_help},
+      {"dropout", "number", nlohmann::json(dropout).dump(), "the default of the three below"},
+      {"embedding_dropout", "number", "dropout", "on the embeddings plus positions"},
+      {"attention_dropout", "number", "dropout", "on the attention weights (after the softmax; self and cross)"},
+      {"residual_dropout", "number", "dropout",
+       "on each sublayer's output before the residual add, and on the FFN's hidden layer"},
       {"layer_norm_eps", "number", "1e-5", "eps of every norm (LayerNorm and RMSNorm)"},
       {"norm", "string|object", "\"layernorm\"",
        "registered norm: layernorm | rmsnorm | {\"type\": \"rmsnorm\", \"eps\": 1e-6} (model.norm below; legacy: "

@@ -20,13 +20,20 @@ struct BlockConfig {
   int64_t n_head = 4, d_model = 128, d_ff = 512;
   Activation activation = Activation::Gelu;
   double dropout = 0.0;
+  // Dropout by site, each following `dropout` while negative (the default, so a config or a
+  // C++ struct that sets dropout alone keeps its single rate): the embedding sum, the attention
+  // weights, and the residual branches (each sublayer's output and the FFN's hidden layer).
+  double embedding_dropout = -1.0, attention_dropout = -1.0, residual_dropout = -1.0;
+  double embedding_p() const { return embedding_dropout >= 0 ? embedding_dropout : dropout; }
+  double attention_p() const { return attention_dropout >= 0 ? attention_dropout : dropout; }
+  double residual_p() const { return residual_dropout >= 0 ? residual_dropout : dropout; }
   double layer_norm_eps = 1e-5;  // every norm's eps ("layer_norm_eps", or the norm slot's "eps")
   bool pre_norm = true;          // "norm_placement": "pre" | "post" (legacy: "norm": "pre" | "post")
   LayerSlot attention{"multi_head"};
   LayerSlot ffn{"feed_forward"};
   LayerSlot norm{"layernorm"};  // options other than eps, for a registered norm of one's own
 
-  // Reads n_head, d_model, d_ff, activation, dropout, layer_norm_eps, norm,
+  // Reads n_head, d_model, d_ff, activation, the dropouts, layer_norm_eps, norm,
   // norm_placement, attention and ffn from r, with this object's values as the
   // defaults (d_ff: 4·d_model when absent).
   void parse_block(ConfigReader& r);
@@ -42,10 +49,8 @@ struct BlockConfig {
   std::unique_ptr<AttentionLayer> make_attention(int64_t window = 0, const AttentionLayout& layout = {}) const;
 
   // A model entry's keys: its own first keys, the block keys above with this
-  // object's defaults (dropout_help says where the model applies dropout), then
-  // its other keys.
-  std::vector<ConfigKey> entry_keys(std::vector<ConfigKey> first, const std::string& dropout_help,
-                                    const std::vector<ConfigKey>& rest) const;
+  // object's defaults, then its other keys.
+  std::vector<ConfigKey> entry_keys(std::vector<ConfigKey> first, const std::vector<ConfigKey>& rest) const;
 };
 
 }  // namespace tfm

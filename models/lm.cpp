@@ -83,7 +83,7 @@ LmBlock::LmBlock(const LmConfig& c)
       attn(c.make_attention(c.attention_window, attention_layout(c))),
       ln2(c.make_norm(c.bias)),
       ffn(c.make_ffn(c.bias)),
-      residual_dropout_(static_cast<float>(c.dropout)),
+      residual_dropout_(static_cast<float>(c.residual_p())),
       pre_norm_(c.pre_norm) {
   register_module("ln1", *ln1);
   register_module("attn", *attn);
@@ -116,7 +116,7 @@ LanguageModel::LanguageModel(const LmConfig& c)
     : tok_emb(c.vocab_size > 0 ? c.vocab_size : 1, c.d_model),
       ln_f(c.make_norm(c.bias)),
       config_(c),
-      emb_dropout_(static_cast<float>(c.dropout)) {
+      emb_dropout_(static_cast<float>(c.embedding_p())) {
   TFM_CHECK(c.vocab_size > 0, "config: model.vocab_size must be set (or filled from the tokenizer), found ",
             c.vocab_size);
   register_module("tok_emb", tok_emb);
@@ -195,7 +195,7 @@ Variable LanguageModel::forward_cached(const Tensor& ids, std::vector<KVCache>& 
 namespace {
 std::vector<ConfigKey> lm_keys() {
   return LmConfig().entry_keys(
-      {{"n_layer", "int", "4", "Transformer blocks"}}, "dropout on embeddings, attention weights, residuals, FFN",
+      {{"n_layer", "int", "4", "Transformer blocks"}},
       {{"seq_len", "int", "64", "context length (positions)"},
        {"vocab_size", "int", "0", "0 = from the tokenizer"},
        {"n_kv_head", "int", "n_head", "key/value heads, grouped-query attention (must divide n_head)"},

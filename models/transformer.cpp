@@ -57,7 +57,7 @@ Variable residual(const Variable& x, SequenceLayer& ln, bool pre_norm, Dropout& 
 
 EncoderLayer::EncoderLayer(const TransformerConfig& c)
     : self_attn(c.make_attention()), ln1(c.make_norm()), ffn(c.make_ffn()), ln2(c.make_norm()),
-      dropout_(static_cast<float>(c.dropout)), pre_norm_(c.pre_norm) {
+      dropout_(static_cast<float>(c.residual_p())), pre_norm_(c.pre_norm) {
   register_module("self_attn", *self_attn);
   register_module("ln1", *ln1);
   register_module("ffn", *ffn);
@@ -72,7 +72,7 @@ Variable EncoderLayer::forward(const Variable& x, const AttentionMask& mask) {
 
 DecoderLayer::DecoderLayer(const TransformerConfig& c)
     : self_attn(c.make_attention()), ln1(c.make_norm()), cross_attn(c.make_attention()), ln2(c.make_norm()),
-      ffn(c.make_ffn()), ln3(c.make_norm()), dropout_(static_cast<float>(c.dropout)), pre_norm_(c.pre_norm) {
+      ffn(c.make_ffn()), ln3(c.make_norm()), dropout_(static_cast<float>(c.residual_p())), pre_norm_(c.pre_norm) {
   register_module("self_attn", *self_attn);
   register_module("ln1", *ln1);
   register_module("cross_attn", *cross_attn);
@@ -125,7 +125,7 @@ DecoderStack::DecoderStack(const TransformerConfig& c, int64_t n) {
 
 EncoderDecoder::EncoderDecoder(const TransformerConfig& c)
     : encoder(c, c.n_encoder_layers), decoder(c, c.n_decoder_layers), config_(c),
-      positions_(sinusoidal_positions(c.max_len, c.d_model)), dropout_(static_cast<float>(c.dropout)) {
+      positions_(sinusoidal_positions(c.max_len, c.d_model)), dropout_(static_cast<float>(c.embedding_p())) {
   TFM_CHECK(c.vocab_size > 0, "config: model.vocab_size must be set (or filled from the tokenizer), found ",
             c.vocab_size);
   if (c.share_embeddings) {
@@ -318,7 +318,6 @@ std::vector<ConfigKey> transformer_keys() {
   return TransformerConfig().entry_keys({{"n_layer", "int", "6", "default of n_encoder_layers and n_decoder_layers"},
                                          {"n_encoder_layers", "int", "n_layer", "encoder layers"},
                                          {"n_decoder_layers", "int", "n_layer", "decoder layers"}},
-                                        "on embeddings, attention weights, residuals, FFN",
                                         {{"seq_len", "int", "256", "longest sentence (positions)"},
                                          {"vocab_size", "int", "0", "0 = from the tokenizer (one joint vocabulary)"},
                                          {"share_embeddings", "bool", "true", "one embedding for source and target"},

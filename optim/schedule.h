@@ -12,10 +12,10 @@
 namespace tfm {
 
 struct ScheduleConfig {
-  std::string name = "constant";  // a registered schedule: constant | cosine | noam | a user's own
+  std::string name = "constant";  // a registered schedule: constant | cosine | noam | wsd | a user's own
   double lr = 1e-3;               // peak rate
   int64_t warmup_steps = 0;
-  int64_t decay_steps = 0;        // cosine: steps from 0 to the end of the decay
+  int64_t decay_steps = 0;        // cosine, wsd: steps from 0 to the end of the decay
   double min_lr = 0.0;
   // The keys of optim that a registered schedule declares beyond the ones above, as given.
   nlohmann::json options = nlohmann::json::object();
@@ -38,6 +38,10 @@ std::unique_ptr<Schedule> make_schedule(const ScheduleConfig& s);
 //   until decay_steps, min_lr after (nanoGPT's schedule).
 // noam (Vaswani et al. 2017, eq. 3, normalised to peak lr at warmup_steps):
 //   lr · min(step / warmup, √(warmup / step)).
+// wsd (warmup-stable-decay): linear warmup, lr until step D = max(warmup_steps,
+//   (1 − decay_fraction)·decay_steps), then min_lr + f(p)·(lr − min_lr) with
+//   p = (step − D) / (decay_steps − D) and f by decay_shape (linear 1 − p, cosine
+//   (1 + cos πp)/2, sqrt 1 − √p), min_lr from decay_steps on. Options in s.options.
 double learning_rate(const ScheduleConfig& s, int64_t step);
 
 }  // namespace tfm

@@ -211,13 +211,14 @@ std::string generated_corpus() {
   return text;
 }
 
-std::vector<double> losses(const std::string& run_dir) {
+// The values of `key` in the metrics lines that have it, in order.
+std::vector<double> losses(const std::string& run_dir, const std::string& key = "loss") {
   std::vector<double> out;
   std::istringstream lines(slurp(run_dir + "/metrics.jsonl"));
   std::string line;
   while (std::getline(lines, line)) {
     const auto j = nlohmann::json::parse(line);
-    if (j.contains("loss")) out.push_back(j["loss"].get<double>());
+    if (j.contains(key)) out.push_back(j[key].get<double>());
   }
   return out;
 }
@@ -301,6 +302,25 @@ TEST_F(Mpi, TwoRanksTrainLikeOneProcess) {
   EXPECT_CONTAINS(slurp(path("two/metrics.jsonl")), "allreduce_wait_ms");
   // The losses really moved (the comparison is not between two untrained models).
   EXPECT_LT(a.back(), a.front() - 0.3);
+}
+
+// train.ema and train.z_loss with two ranks: every rank keeps the same average (no communication; the
+// weights are the same on every rank), the z term is reduced over the ranks like the loss, and the
+// validations, which score the average, agree with one process to float rounding.
+TEST_F(Mpi, TwoRanksKeepTheAverageAndTheZLossOfOneProcess) {
+  const std::string recipe = "--set train.ema.decay=0.8 --set train.ema.start=5 --set train.z_loss=1e-3 ";
+  train_ok(1, recipe + "--out one");
+  train_ok(2, recipe + "--out two");
+  for (const char* key : {"loss", "z_loss", "val_loss"}) {
+    const auto a = losses(path("one"), key), b = losses(path("two"), key);
+    ASSERT_EQ(a.size(), b.size()) << key;
+    ASSERT_FALSE(a.empty()) << key;
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], kLossTolerance * std::fabs(a[i])) << key << " " << i;
+  }
+  EXPECT_LT(max_abs_difference(path("one/checkpoints/ema.safetensors"), path("two/checkpoints/ema.safetensors")),
+            kWeightTolerance);
+  EXPECT_GT(max_abs_difference(path("two/checkpoints/ema.safetensors"), path("two/checkpoints/last.safetensors")),
+            10 * kWeightTolerance);
 }
 
 // The same in bf16 (train.precision = bf16). Each rank rounds the same operands, and

@@ -1,9 +1,11 @@
 // core/kernels/loss: fused cross-entropy against a naive double reference with
-// PyTorch semantics (ignore_index, label smoothing).
+// PyTorch semantics (ignore_index, label smoothing), and PaLM's z-loss.
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "core/kernels/loss.h"
+#include "core/kernels/vecmath.h"
 #include "test_util.h"
 
 namespace tfm {
@@ -58,7 +60,7 @@ TEST(CrossEntropy, ForwardMatchesNaiveWithIgnoreIndexAndLabelSmoothing) {
       CrossEntropyResult res = cross_entropy_forward(lse.data(), with_row_loss ? row_loss.data() : nullptr,
                                                      logits.data(), targets.data(), c.rows, c.vocab, kIgnore,
                                                      c.label_smoothing);
-      double sum = 0.0;
+      double sum = 0.0, lse_sq = 0.0;
       int64_t count = 0;
       for (int64_t r = 0; r < c.rows; ++r) {
         const float* x = logits.data() + r * c.vocab;
@@ -68,10 +70,11 @@ TEST(CrossEntropy, ForwardMatchesNaiveWithIgnoreIndexAndLabelSmoothing) {
         if (with_row_loss) {
           ASSERT_NEAR(row_loss.at(r), ignored ? 0.0 : ref.loss, 1e-4);
         }
-        if (!ignored) sum += ref.loss, ++count;
+        if (!ignored) sum += ref.loss, lse_sq += ref.lse * ref.lse, ++count;
       }
       EXPECT_EQ(res.count, count);
       EXPECT_NEAR(res.loss_sum, sum, 1e-4 * count);
+      EXPECT_NEAR(res.lse_sq_sum, lse_sq, 1e-5 * lse_sq);
       EXPECT_NEAR(res.loss_sum / res.count, sum / count, 1e-5);  // the mean over non-ignored rows
     }
   }
@@ -139,6 +142,65 @@ TEST(CrossEntropy, BackwardAccumulatesScaledSoftmaxMinusSmoothedTarget) {
         ASSERT_NEAR(d.at(k), expected, 1e-6) << "row " << r << " col " << j;
       }
     }
+  }
+}
+
+// With the z-loss z·lse², each counted row's gradient gains 2·z·lse·softmax_j (naive double).
+TEST(CrossEntropy, BackwardWithZLossAddsTwoZLseTimesSoftmax) {
+  for (const LossCase& c : kCases) {
+    Tensor logits = random_tensor({c.rows, c.vocab}, 9, -4.0f, 4.0f);
+    std::vector<int32_t> targets = make_targets(c.rows, c.vocab, 10);
+    Tensor lse = Tensor::empty({c.rows});
+    cross_entropy_forward(lse.data(), nullptr, logits.data(), targets.data(), c.rows, c.vocab, kIgnore,
+                          c.label_smoothing);
+    const float grad_scale = 0.3f, z = 0.05f;
+    Tensor d = random_tensor({c.rows, c.vocab}, 11), d0 = d.copy();
+    cross_entropy_backward(d.data(), logits.data(), lse.data(), targets.data(), c.rows, c.vocab, kIgnore,
+                           c.label_smoothing, grad_scale, z);
+    for (int64_t r = 0; r < c.rows; ++r) {
+      const bool ignored = targets[r] == kIgnore;
+      const float* x = logits.data() + r * c.vocab;
+      const RowRef ref = row_ref(x, c.vocab, ignored ? 0 : targets[r], c.label_smoothing);
+      for (int64_t j = 0; j < c.vocab; ++j) {
+        const int64_t k = r * c.vocab + j;
+        const double z_grad = 2.0 * z * ref.lse * std::exp(x[j] - ref.lse);
+        const double expected = d0.at(k) + (ignored ? 0.0 : grad_scale * (ref.grad[j] + z_grad));
+        ASSERT_NEAR(d.at(k), expected, 2e-6) << "row " << r << " col " << j;
+      }
+    }
+  }
+}
+
+// The backward as it was before the z-loss, verbatim: with z_loss 0 the kernel must give the same bits.
+void backward_before_z_loss(float* dlogits, const float* logits, const float* lse, const int32_t* targets,
+                            int64_t rows, int64_t vocab, int32_t ignore_index, float label_smoothing,
+                            float grad_scale) {
+  const float uniform = label_smoothing / static_cast<float>(vocab);
+#pragma omp parallel for schedule(static) if (rows * vocab > (1 << 13))
+  for (int64_t r = 0; r < rows; ++r) {
+    if (targets[r] == ignore_index) continue;
+    const float* x = logits + r * vocab;
+    float* d = dlogits + r * vocab;
+    const float l = lse[r];
+#pragma omp simd
+    for (int64_t j = 0; j < vocab; ++j) d[j] += grad_scale * (vec::exp(x[j] - l) - uniform);
+    d[targets[r]] -= grad_scale * (1.0f - label_smoothing);
+  }
+}
+
+TEST(CrossEntropy, ZeroZLossBackwardIsBitwiseTheCrossEntropyBackward) {
+  for (const LossCase& c : kCases) {
+    Tensor logits = random_tensor({c.rows, c.vocab}, 12, -4.0f, 4.0f);
+    std::vector<int32_t> targets = make_targets(c.rows, c.vocab, 13);
+    Tensor lse = Tensor::empty({c.rows});
+    cross_entropy_forward(lse.data(), nullptr, logits.data(), targets.data(), c.rows, c.vocab, kIgnore,
+                          c.label_smoothing);
+    Tensor d = random_tensor({c.rows, c.vocab}, 14), before = d.copy();
+    cross_entropy_backward(d.data(), logits.data(), lse.data(), targets.data(), c.rows, c.vocab, kIgnore,
+                           c.label_smoothing, 0.3f, 0.0f);
+    backward_before_z_loss(before.data(), logits.data(), lse.data(), targets.data(), c.rows, c.vocab, kIgnore,
+                           c.label_smoothing, 0.3f);
+    EXPECT_EQ(std::memcmp(d.data(), before.data(), d.nbytes()), 0) << c.rows << "x" << c.vocab;
   }
 }
 

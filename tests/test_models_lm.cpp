@@ -73,7 +73,8 @@ TEST(LmConfig, ToJsonHoldsEveryKeyAndRoundTrips) {
   for (auto& [k, v] : j.items()) keys.insert(k);
   EXPECT_EQ(keys, (std::set<std::string>{"type", "n_layer", "n_head", "n_kv_head", "d_model", "d_ff", "seq_len",
                                          "vocab_size", "activation", "norm", "norm_placement", "pos_emb",
-                                         "rope_theta", "bias", "tie_embeddings", "dropout", "layer_norm_eps",
+                                         "rope_theta", "bias", "tie_embeddings", "dropout", "embedding_dropout",
+                                         "attention_dropout", "residual_dropout", "layer_norm_eps",
                                          "attention_window", "attention", "ffn"}));
   // The legacy "norm": "post" is written in the new form: a norm type and its placement.
   EXPECT_EQ(j["norm"], "layernorm");
@@ -272,6 +273,115 @@ TEST(LmModel, BlockDropoutsKeepTheExpectedOutput) {
   }
   EXPECT_LT(worst_z, 5.0);
   EXPECT_GT(sd_total, 1.0) << "the masks did not vary the output";
+}
+
+// Each site's key takes `dropout` as its default: a config or a checkpoint written before the keys
+// existed (only "dropout") keeps its rate everywhere, and to_json writes the resolved rates.
+TEST(LmConfig, DropoutSitesDefaultToDropoutAndOverrideOneByOne) {
+  const LmConfig old = LmConfig::parse(tiny({{"dropout", 0.3}}));
+  EXPECT_EQ(old.embedding_p(), 0.3);
+  EXPECT_EQ(old.attention_p(), 0.3);
+  EXPECT_EQ(old.residual_p(), 0.3);
+  for (const char* key : {"embedding_dropout", "attention_dropout", "residual_dropout"})
+    EXPECT_EQ(old.to_json()[key], 0.3) << key;
+  const LmConfig c = LmConfig::parse(tiny({{"dropout", 0.3}, {"attention_dropout", 0.0}, {"residual_dropout", 0.2}}));
+  EXPECT_EQ(c.embedding_p(), 0.3);
+  EXPECT_EQ(c.attention_p(), 0.0);
+  EXPECT_EQ(c.residual_p(), 0.2);
+  EXPECT_EQ(LmConfig::parse(c.to_json()).to_json(), c.to_json());
+  // A config built in C++ that sets dropout alone (the sites negative: follow it).
+  LmConfig cpp;
+  cpp.dropout = 0.25;
+  EXPECT_EQ(cpp.attention_p(), 0.25);
+  EXPECT_CONTAINS(error_message([] { LmConfig::parse(tiny({{"attention_dropout", 1.0}})); }),
+                  "model.attention_dropout: 1 is out of range");
+}
+
+// Per site, the Philox blocks a training forward draws (as TrainingForwardDrawsOneMaskPerDocumentedDropoutSite):
+// each key alone draws its own site's masks and no other's.
+TEST(LmModel, EachDropoutKeyDrawsOnlyItsSitesMasks) {
+  const int64_t B = 2, T = 5, d = 8, d_ff = 16, H = 2, layers = 2;
+  auto blocks = [](int64_t n) { return static_cast<uint64_t>((n + 3) / 4); };
+  const std::map<std::string, uint64_t> expected = {
+      {"embedding_dropout", blocks(B * T * d)},
+      {"attention_dropout", layers * blocks(B * H * T * T)},
+      {"residual_dropout", layers * (2 * blocks(B * T * d) + blocks(B * T * d_ff))}};
+  const Tensor ids = random_ids({B, T}, 7, 12);
+  for (const auto& [key, n] : expected) {
+    LanguageModel model(LmConfig::parse(tiny({{key, 0.3}})));
+    default_generator().set_state(3, 0);
+    model.forward(ids);
+    EXPECT_EQ(default_generator().offset(), n) << key;
+  }
+}
+
+// One site's dropout acts only through its modules: in training mode, switching every other module to eval
+// changes nothing (bitwise, same masks), and switching the site's own modules to eval gives the eval output.
+TEST(LmModel, EachDropoutKeyActsOnlyThroughItsOwnModules) {
+  const Tensor ids = random_ids({2, 5}, 7, 13);
+  auto output = [&](LanguageModel& m) {
+    default_generator().set_state(5, 0);
+    return m.forward(ids).data().copy();
+  };
+  auto differs = [](const Tensor& a, const Tensor& b) { return std::memcmp(a.data(), b.data(), a.nbytes()) != 0; };
+  {
+    LanguageModel m(LmConfig::parse(tiny({{"attention_dropout", 0.3}})));
+    randomize(m, 20);
+    m.eval();
+    const Tensor eval = output(m);
+    m.train();
+    const Tensor train = output(m);
+    EXPECT_TRUE(differs(train, eval));
+    m.eval();
+    for (auto& b : m.blocks) b->attn.train();
+    expect_close(output(m), train, 0.0f);  // only the attention layers in training mode
+    m.train();
+    for (auto& b : m.blocks) b->attn.eval();
+    expect_close(output(m), eval, 0.0f);
+  }
+  {
+    LanguageModel m(LmConfig::parse(tiny({{"residual_dropout", 0.3}})));
+    randomize(m, 21);
+    m.eval();
+    const Tensor eval = output(m);
+    m.train();
+    const Tensor train = output(m);
+    EXPECT_TRUE(differs(train, eval));
+    for (auto& b : m.blocks) b->attn.eval();
+    expect_close(output(m), train, 0.0f);  // attention has no dropout
+    for (auto& b : m.blocks) b->ffn->eval();
+    EXPECT_TRUE(differs(output(m), eval));  // the residual dropout itself, beside the FFN's inner one
+    for (auto& b : m.blocks) b->eval();
+    expect_close(output(m), eval, 0.0f);  // nothing outside the blocks
+  }
+  {
+    LanguageModel m(LmConfig::parse(tiny({{"embedding_dropout", 0.3}})));
+    randomize(m, 22);
+    m.eval();
+    const Tensor eval = output(m);
+    m.train();
+    const Tensor train = output(m);
+    EXPECT_TRUE(differs(train, eval));
+    for (auto& b : m.blocks) b->eval();
+    expect_close(output(m), train, 0.0f);  // the blocks draw nothing
+  }
+}
+
+// The three keys at the old single rate are the old model, bitwise: same masks in the same order.
+TEST(LmModel, SiteKeysAtOneRateEqualTheSingleDropoutKey) {
+  const Tensor ids = random_ids({2, 5}, 7, 14);
+  auto training_output = [&](const nlohmann::json& config) {
+    LanguageModel m(LmConfig::parse(config));
+    randomize(m, 23);
+    default_generator().set_state(7, 0);
+    return m.forward(ids).data().copy();
+  };
+  const Tensor single = training_output(tiny({{"dropout", 0.3}}));
+  const Tensor sites = training_output(
+      tiny({{"dropout", 0.0}, {"embedding_dropout", 0.3}, {"attention_dropout", 0.3}, {"residual_dropout", 0.3}}));
+  expect_close(sites, single, 0.0f);
+  const Tensor other = training_output(tiny({{"dropout", 0.3}, {"attention_dropout", 0.1}}));
+  EXPECT_NE(std::memcmp(other.data(), single.data(), single.nbytes()), 0);
 }
 
 TEST(LmModel, RegistryCreatesByTypeAndForwardValidatesIds) {

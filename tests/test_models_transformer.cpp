@@ -76,8 +76,9 @@ TEST(TransformerConfigParse, ToJsonHoldsEveryKeyAndRoundTrips) {
   for (auto& [k, v] : j.items()) keys.insert(k);
   EXPECT_EQ(keys, (std::set<std::string>{"type", "n_encoder_layers", "n_decoder_layers", "n_head", "d_model", "d_ff",
                                          "seq_len", "vocab_size", "activation", "norm", "norm_placement",
-                                         "share_embeddings", "tie_embeddings", "dropout", "layer_norm_eps",
-                                         "attention", "ffn"}));
+                                         "share_embeddings", "tie_embeddings", "dropout", "embedding_dropout",
+                                         "attention_dropout", "residual_dropout", "layer_norm_eps", "attention",
+                                         "ffn"}));
   // The legacy "norm": "pre" is written back as the placement, beside the norm type.
   EXPECT_EQ(j["norm"], "layernorm");
   EXPECT_EQ(j["norm_placement"], "pre");
@@ -90,6 +91,41 @@ TEST(TransformerConfigParse, ToJsonHoldsEveryKeyAndRoundTrips) {
   EXPECT_EQ(d["attention"], "multi_head");
   EXPECT_EQ(d["activation"], "relu");
   EXPECT_NEAR(d["dropout"].get<double>(), 0.1, 1e-7);
+  // The sites follow dropout unless given (a config or checkpoint from before the keys keeps its one rate).
+  EXPECT_EQ(d["attention_dropout"], d["dropout"]);
+  const TransformerConfig sites = TransformerConfig::parse(tiny({{"dropout", 0.2}, {"residual_dropout", 0.05}}));
+  EXPECT_EQ(sites.embedding_p(), 0.2);
+  EXPECT_EQ(sites.attention_p(), 0.2);
+  EXPECT_EQ(sites.residual_p(), 0.05);
+}
+
+// Per site, the Philox blocks a training loss pass draws: each key alone draws only its own site's masks
+// (encoder: embeddings, self-attention, 2 residuals and the FFN's hidden layer per layer; decoder: embeddings,
+// self- and cross-attention, 3 residuals and the FFN's hidden layer per layer). All three at one rate draw
+// what the single key does.
+TEST(TransformerModel, EachDropoutKeyDrawsOnlyItsSitesMasks) {
+  const int64_t B = 2, S = kSource, T = kTarget, d = 8, d_ff = 16, H = 2, L = 2;
+  auto blocks = [](int64_t n) { return static_cast<uint64_t>((n + 3) / 4); };
+  const std::map<std::string, uint64_t> expected = {
+      {"embedding_dropout", blocks(B * S * d) + blocks(B * T * d)},
+      {"attention_dropout", L * (blocks(B * H * S * S) + blocks(B * H * T * T) + blocks(B * H * T * S))},
+      {"residual_dropout",
+       L * (2 * blocks(B * S * d) + blocks(B * S * d_ff)) + L * (3 * blocks(B * T * d) + blocks(B * T * d_ff))}};
+  Batch batch;
+  batch.source = random_ids({B, S}, kVocab, 3);
+  batch.input = batch.target = random_ids({B, T}, kVocab, 4);
+  uint64_t total = 0;
+  for (const auto& [key, n] : expected) {
+    EncoderDecoder model(TransformerConfig::parse(tiny({{key, 0.3}})));
+    default_generator().set_state(3, 0);
+    model.loss(batch);
+    EXPECT_EQ(default_generator().offset(), n) << key;
+    total += n;
+  }
+  EncoderDecoder single(TransformerConfig::parse(tiny({{"dropout", 0.3}})));
+  default_generator().set_state(3, 0);
+  single.loss(batch);
+  EXPECT_EQ(default_generator().offset(), total);
 }
 
 // A feed-forward replacement registered from a test, as a user's would be: the

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "core/kernels/loss.h"
 #include "test_util.h"
 
 namespace tfm {
@@ -90,6 +91,53 @@ TEST(CrossEntropyOp, IgnoredRowsGetZeroGradient) {
   }
 }
 
+// PaLM's z-loss: mean over counted rows of CE + z·lse², in double; the parts reported apart.
+TEST(CrossEntropyOp, ZLossAddsZTimesMeanSquaredLogSumExp) {
+  Variable logits = random_param({3, 5, 13}, 21, -3.0f, 3.0f);
+  Tensor targets = targets_with_ignored({3, 5}, 13, 22);
+  std::vector<int32_t> t(targets.data_i32(), targets.data_i32() + 15);
+  double lse_sq = 0.0;
+  int64_t counted = 0;
+  for (size_t r = 0; r < t.size(); ++r) {
+    if (t[r] == kIgnore) continue;
+    double sum = 0.0;
+    for (int64_t j = 0; j < 13; ++j) sum += std::exp(static_cast<double>(logits.data().at(r * 13 + j)));
+    lse_sq += std::log(sum) * std::log(sum);
+    ++counted;
+  }
+  for (float eps : {0.0f, 0.1f}) {
+    const double ce = naive_loss(logits.data(), t, kIgnore, eps), z_term = 1e-2 * lse_sq / counted;
+    CrossEntropyTerms terms;
+    Variable loss = cross_entropy(logits, targets, {kIgnore, eps, 1e-2f, &terms});
+    EXPECT_NEAR(loss.item(), ce + z_term, 1e-5);
+    EXPECT_NEAR(terms.cross_entropy, ce, 1e-5);
+    EXPECT_NEAR(terms.z_loss, z_term, 1e-7);
+    EXPECT_EQ(terms.count, counted);
+    // z 0: the cross-entropy alone, the same bits as the kernel's mean.
+    Tensor lse = Tensor::empty({15});
+    const CrossEntropyResult r = cross_entropy_forward(lse.data(), nullptr, logits.data().data(), targets.data_i32(),
+                                                       15, 13, kIgnore, eps);
+    EXPECT_EQ(cross_entropy(logits, targets, {kIgnore, eps, 0.0f, &terms}).item(),
+              static_cast<float>(r.loss_sum / r.count));
+    EXPECT_EQ(terms.z_loss, 0.0);
+  }
+}
+
+TEST(CrossEntropyOp, ZLossBackwardMatchesFiniteDifferences) {
+  Tensor targets = targets_with_ignored({2, 7}, 13, 23);
+  std::vector<Variable> in{random_param({2, 7, 13}, 24, -3.0f, 3.0f)};
+  EXPECT_GRADCHECK(
+      [targets](const std::vector<Variable>& v) { return cross_entropy(v[0], targets, {kIgnore, 0.1f, 0.05f}); }, in);
+  // Through a head, so that the z-loss's gradient reaches weights.
+  Tensor ids = random_ids({7}, 13, 25);
+  std::vector<Variable> head{random_param({7, 5}, 26), random_param({13, 5}, 27)};
+  EXPECT_GRADCHECK(
+      [ids](const std::vector<Variable>& v) {
+        return cross_entropy(linear(v[0], v[1], Variable()), ids, {kIgnore, 0.0f, 0.2f});
+      },
+      head);
+}
+
 TEST(CrossEntropyOp, AllTargetsIgnoredGivesZeroLossAndZeroGradient) {
   Variable logits = random_param({3, 5}, 10);
   Tensor targets = Tensor::from_ids({3}, std::vector<int32_t>{kIgnore, kIgnore, kIgnore});
@@ -108,6 +156,10 @@ TEST(CrossEntropyOp, BadTargetsOrOptionsThrow) {
   EXPECT_THROW(cross_entropy(logits, Tensor::from_ids({2}, std::vector<int32_t>{0, 1})), Error);
   EXPECT_THROW(cross_entropy(logits, Tensor::zeros({3})), Error);
   EXPECT_THROW(cross_entropy(logits, Tensor::from_ids({3}, std::vector<int32_t>{0, 1, 2}), {kIgnore, 1.5f}), Error);
+  EXPECT_CONTAINS(error_message([&] {
+                    cross_entropy(logits, Tensor::from_ids({3}, std::vector<int32_t>{0, 1, 2}), {kIgnore, 0.0f, -1.0f});
+                  }),
+                  "z_loss must be >= 0, found -1");
 }
 
 }  // namespace

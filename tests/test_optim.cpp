@@ -1,7 +1,7 @@
 // Optimizers and schedules (optim/): single steps of SGD, Adam and AdamW
 // against the PyTorch update rules written out in double, which parameters
 // weight decay touches, gradient clipping, the learning-rate schedules at
-// exact steps, and state() → load_state() continuing identically.
+// exact steps (wsd at its boundaries, each decay shape), and state() → load_state() continuing identically.
 #include "optim/optimizer.h"
 
 #include <gtest/gtest.h>
@@ -292,6 +292,72 @@ TEST(OptimSchedule, NoamPeaksAtWarmupThenFallsAsInverseSquareRoot) {
   for (int64_t step = 2; step <= 100; ++step) EXPECT_GT(learning_rate(s, step), learning_rate(s, step - 1));
   s.warmup_steps = 0;
   EXPECT_DOUBLE_EQ(learning_rate(s, 4), 1.0);
+}
+
+// wsd: warmup 10, decay_steps 110, decay_fraction 0.2: constant lr until D = 110 − 22 = 88, then down to min_lr
+// at 110 with p = (step − 88) / 22, by the shape's factor f(p): linear 1 − p, cosine (1 + cos πp)/2,
+// sqrt 1 − √p.
+TEST(OptimSchedule, WsdWarmsUpHoldsThenDecaysOverTheLastFractionByItsShape) {
+  ScheduleConfig s;
+  s.name = "wsd";
+  s.lr = 1.0;
+  s.min_lr = 0.1;
+  s.warmup_steps = 10;
+  s.decay_steps = 110;
+  s.options = {{"decay_fraction", 0.2}};
+  EXPECT_DOUBLE_EQ(learning_rate(s, 1), 0.1);
+  EXPECT_DOUBLE_EQ(learning_rate(s, 10), 1.0);
+  EXPECT_DOUBLE_EQ(learning_rate(s, 11), 1.0);
+  EXPECT_DOUBLE_EQ(learning_rate(s, 88), 1.0);
+  const std::map<std::string, double (*)(double)> shapes = {
+      {"linear", [](double p) { return 1.0 - p; }},
+      {"cosine", [](double p) { return 0.5 * (1.0 + std::cos(M_PI * p)); }},
+      {"sqrt", [](double p) { return 1.0 - std::sqrt(p); }}};
+  for (const auto& [shape, f] : shapes) {
+    SCOPED_TRACE(shape);
+    s.options["decay_shape"] = shape;
+    EXPECT_DOUBLE_EQ(learning_rate(s, 88), 1.0);
+    for (int64_t step : {89, 95, 99, 109})
+      EXPECT_NEAR(learning_rate(s, step), 0.1 + 0.9 * f((step - 88) / 22.0), 1e-12) << "step " << step;
+    EXPECT_DOUBLE_EQ(learning_rate(s, 110), 0.1);
+    EXPECT_DOUBLE_EQ(learning_rate(s, 111), 0.1);
+    EXPECT_DOUBLE_EQ(learning_rate(s, 100000), 0.1);
+    for (int64_t step = 11; step <= 110; ++step) EXPECT_LE(learning_rate(s, step), learning_rate(s, step - 1));
+  }
+  EXPECT_NEAR(learning_rate(s, 99), 0.1 + 0.9 * (1.0 - std::sqrt(0.5)), 1e-12);  // sqrt, halfway
+  // The default fraction (0.2) and shape (linear); a decay start that is not a whole step: 7·(1 − 0.3) = 4.9.
+  s.options = nlohmann::json::object();
+  s.warmup_steps = 0;
+  s.decay_steps = 10;
+  EXPECT_DOUBLE_EQ(learning_rate(s, 8), 1.0);
+  EXPECT_NEAR(learning_rate(s, 9), 0.1 + 0.9 * 0.5, 1e-12);
+  s.decay_steps = 7;
+  s.options = {{"decay_fraction", 0.3}};
+  EXPECT_DOUBLE_EQ(learning_rate(s, 4), 1.0);
+  EXPECT_NEAR(learning_rate(s, 5), 0.1 + 0.9 * (1.0 - 0.1 / 2.1), 1e-12);
+  // A warmup that ends after (1 − fraction)·decay_steps: the decay starts at the warmup's end.
+  s.warmup_steps = 100;
+  s.decay_steps = 110;
+  s.options = {{"decay_fraction", 0.2}};
+  EXPECT_DOUBLE_EQ(learning_rate(s, 100), 1.0);
+  EXPECT_NEAR(learning_rate(s, 105), 0.55, 1e-12);
+  // decay_fraction 1: the decay starts right after the warmup.
+  s.warmup_steps = 0;
+  s.options = {{"decay_fraction", 1.0}};
+  EXPECT_NEAR(learning_rate(s, 55), 0.55, 1e-12);
+}
+
+TEST(OptimSchedule, WsdOptionsAreCheckedWithTheirKeys) {
+  ScheduleConfig s;
+  s.name = "wsd";
+  s.decay_steps = 10;
+  s.options = {{"decay_fraction", 0.0}};
+  EXPECT_CONTAINS(error_message([&] { make_schedule(s); }), "optim.decay_fraction must be in (0, 1], found 0");
+  s.options = {{"decay_fraction", 1.5}};
+  EXPECT_CONTAINS(error_message([&] { make_schedule(s); }), "optim.decay_fraction: 1.5 is out of range");
+  s.options = {{"decay_shape", "exp"}};
+  EXPECT_CONTAINS(error_message([&] { make_schedule(s); }), "optim.decay_shape");
+  EXPECT_TRUE(schedule_registry().get("wsd").has_key("decay_steps")) << "so max_time runs derive it";
 }
 
 TEST(OptimSchedule, UnknownScheduleIsAnError) {

@@ -73,6 +73,37 @@ TEST(TrainConfig, ResolvedConfigHasEveryKeyAndParsesToItself) {
       EXPECT_NE(help.find("  " + key + " "), std::string::npos) << section << "." << key << " is not documented";
 }
 
+// train.ema: a bare decay (from the first step), an object, or null (off, the default); train.z_loss;
+// optim.schedule "wsd" with its own keys, checked at parse time rather than at the first step.
+TEST(TrainConfig, RecipeKeysParseResolveAndNameTheirErrors) {
+  const TrainConfig off = TrainConfig::parse(minimal());
+  EXPECT_FALSE(off.train.ema.enabled());
+  EXPECT_TRUE(off.resolved["train"]["ema"].is_null());
+  EXPECT_EQ(off.resolved["train"]["z_loss"], 0.0);
+  nlohmann::json j = minimal();
+  j["train"]["ema"] = 0.99;
+  j["train"]["z_loss"] = 1e-4;
+  j["optim"] = {{"schedule", "wsd"}, {"decay_fraction", 0.1}, {"decay_shape", "sqrt"}};
+  const TrainConfig c = TrainConfig::parse(j);
+  EXPECT_EQ(c.train.ema.decay, 0.99);
+  EXPECT_EQ(c.train.ema.start, 0);
+  EXPECT_EQ(c.train.z_loss, 1e-4);
+  EXPECT_EQ(c.resolved["train"]["ema"], (nlohmann::json{{"decay", 0.99}, {"start", 0}}));
+  EXPECT_EQ(c.optim.schedule.options, (nlohmann::json{{"decay_fraction", 0.1}, {"decay_shape", "sqrt"}}));
+  EXPECT_EQ(TrainConfig::parse(c.resolved).resolved, c.resolved);
+  j["train"]["ema"] = {{"decay", 0.999}, {"start", 1000}};
+  EXPECT_EQ(TrainConfig::parse(j).train.ema.start, 1000);
+  EXPECT_CONTAINS(parse_error_with("train", "ema", 1.0), "train.ema.decay must be in (0, 1), found 1");
+  EXPECT_CONTAINS(parse_error_with("train", "ema", "yes"), "config: train.ema: expected a decay (0.999)");
+  EXPECT_CONTAINS(parse_error_with("train", "ema", {{"decay", 0.9}, {"begin", 5}}), "unknown key train.ema.begin");
+  EXPECT_CONTAINS(parse_error_with("train", "ema", {{"start", -1}}), "train.ema.start: -1 is out of range");
+  EXPECT_CONTAINS(parse_error_with("train", "z_loss", -0.1), "train.z_loss: -0.1 is out of range");
+  j["optim"]["decay_shape"] = "exponential";
+  EXPECT_CONTAINS(error_message([&] { TrainConfig::parse(j); }), "optim.decay_shape");
+  j["optim"] = {{"schedule", "cosine"}, {"decay_fraction", 0.1}};  // a wsd key under another schedule
+  EXPECT_CONTAINS(error_message([&] { TrainConfig::parse(j); }), "unknown key optim.decay_fraction");
+}
+
 TEST(TrainConfig, UnknownKeysNameTheKeyAndSuggestTheNearest) {
   EXPECT_CONTAINS(parse_error_with("train", "batchsize", 8),
                   "config: unknown key train.batchsize (did you mean train.batch_size?)");

@@ -3,14 +3,18 @@
 // steps), checked against formulas written here in double from docs/config.md
 // and optim/schedule.h: gradient accumulation equals the big batch, label
 // smoothing moves the logged loss exactly as its formula says, weight decay
-// reaches exactly the documented parameter groups, and the logged learning rate
-// follows every schedule.
+// reaches exactly the documented parameter groups, the logged learning rate
+// follows every schedule (wsd also bounded by max_time), and the recipe
+// options (train.ema, train.z_loss, wsd, dropout sites) resume bitwise.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <map>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -288,13 +292,18 @@ TEST_F(TrainerBehaviour, WeightDecayReachesExactlyTheDocumentedParameterGroups) 
 // The learning rate logged for step s (1-based: the rate that step used), for each schedule of
 // optim/schedule.h and docs/config.md, written out here: linear warmup lr·s/w for s ≤ w; then constant: lr;
 // cosine (nanoGPT): min_lr + ½(1 + cos(π(s − w)/(D − w)))(lr − min_lr) until D = decay_steps (0: max_steps),
-// min_lr after; noam (Vaswani et al. 2017, eq. 3, peak lr at w): lr·min(s/w, √(w/s)), lr/√s without warmup.
+// min_lr after; noam (Vaswani et al. 2017, eq. 3, peak lr at w): lr·min(s/w, √(w/s)), lr/√s without warmup;
+// wsd: lr until S = max(w, 0.8·D), then linearly to min_lr at D.
 double schedule_lr(const std::string& name, double lr, int64_t s, int64_t w, int64_t D, double min_lr) {
   const double step = static_cast<double>(s), warm = static_cast<double>(w);
   if (name == "noam") return w > 0 ? lr * std::min(step / warm, std::sqrt(warm / step)) : lr / std::sqrt(step);
   if (s <= w) return lr * step / warm;
   if (name == "constant") return lr;
   if (s >= D) return min_lr;
+  if (name == "wsd") {  // the default decay_fraction 0.2 and linear shape
+    const double start = std::max(warm, 0.8 * static_cast<double>(D));
+    return step <= start ? lr : lr - (lr - min_lr) * (step - start) / (static_cast<double>(D) - start);
+  }
   return min_lr + 0.5 * (1.0 + std::cos(M_PI * (step - warm) / (static_cast<double>(D) - warm))) * (lr - min_lr);
 }
 
@@ -308,7 +317,7 @@ TEST_F(TrainerBehaviour, LoggedLearningRateFollowsEverySchedule) {
   const double lr = 0.02;
   for (const Case& c : {Case{"constant", 0, 0, 0.0}, Case{"constant", 7, 0, 0.0}, Case{"cosine", 5, 0, 0.001},
                         Case{"cosine", 4, 20, 0.002}, Case{"cosine", 0, 0, 0.0}, Case{"noam", 8, 0, 0.0},
-                        Case{"noam", 0, 0, 0.0}}) {
+                        Case{"noam", 0, 0, 0.0}, Case{"wsd", 4, 0, 0.001}, Case{"wsd", 0, 25, 0.0}}) {
     SCOPED_TRACE(::testing::Message() << c.name << " warmup " << c.warmup << " decay_steps " << c.decay_steps
                                       << " min_lr " << c.min_lr);
     nlohmann::json config = tiny_config();
@@ -328,6 +337,131 @@ TEST_F(TrainerBehaviour, LoggedLearningRateFollowsEverySchedule) {
       EXPECT_NEAR(got, want, 1e-12 * lr) << "step " << step;
     }
   }
+}
+
+// wsd bounded by train.max_time, as cosine: decay_steps is derived from the step time measured over the
+// first steps (logged, and kept in the state for --resume), and every logged rate follows the wsd formula
+// with that length (before the derivation the decay lies beyond any step the run can reach).
+TEST_F(TrainerBehaviour, WsdBoundedByMaxTimeDecaysOverTheDerivedLength) {
+  nlohmann::json config = tiny_config();
+  config["model"]["seq_len"] = 8;
+  config["train"]["batch_size"] = 1;
+  config["train"]["max_steps"] = 0;
+  config["train"]["max_time"] = 3;
+  config["optim"] = {{"name", "sgd"}, {"lr", 0.02}, {"schedule", "wsd"}, {"warmup_steps", 4}, {"min_lr", 0.001}};
+  train(config, "timed");
+  const std::string log = slurp(dir_.path("timed/train.log"));
+  const std::smatch m = [&] {
+    std::smatch match;
+    std::regex_search(log, match, std::regex("schedule: wsd decay over ([0-9]+) steps \\(from max_time 3 s"));
+    return match;
+  }();
+  ASSERT_EQ(m.size(), 2u) << log;
+  const int64_t D = std::stoll(m[1].str());
+  const SafetensorsContents state = load_safetensors(dir_.path("timed/checkpoints/last.state.safetensors"));
+  EXPECT_EQ(nlohmann::json::parse(state.metadata.at("train_state"))["decay_steps"], D);
+  const auto lrs = logged("timed", "lr");
+  ASSERT_GT(lrs.size(), 10u);
+  for (auto& [step, got] : lrs)
+    EXPECT_NEAR(got, schedule_lr("wsd", 0.02, step, 4, D, 0.001), 1e-12) << "step " << step << " of " << D;
+}
+
+// Same tensor names, shapes and bytes.
+void expect_same_tensors(const std::string& a, const std::string& b) {
+  const SafetensorsContents ca = load_safetensors(a), cb = load_safetensors(b);
+  ASSERT_EQ(ca.tensors.size(), cb.tensors.size()) << a << " vs " << b;
+  for (size_t i = 0; i < ca.tensors.size(); ++i) {
+    ASSERT_EQ(ca.tensors[i].first, cb.tensors[i].first);
+    ASSERT_EQ(ca.tensors[i].second.shape(), cb.tensors[i].second.shape()) << ca.tensors[i].first;
+    EXPECT_EQ(std::memcmp(ca.tensors[i].second.raw_data(), cb.tensors[i].second.raw_data(),
+                          ca.tensors[i].second.nbytes()), 0)
+        << ca.tensors[i].first << " differs: " << a << " vs " << b;
+  }
+}
+
+// The recipe of issue 15 on a run with dropout, evaluations and checkpoints: AdamW, wsd, z-loss, EMA.
+nlohmann::json recipe_config() {
+  nlohmann::json config = tiny_config();
+  config["model"]["dropout"] = 0.1;
+  config["model"]["attention_dropout"] = 0.0;
+  // decay_steps given: the first half's max_steps would otherwise become the resolved length its state keeps.
+  config["optim"] = {
+      {"lr", 0.01}, {"schedule", "wsd"}, {"warmup_steps", 3}, {"decay_steps", 20}, {"decay_fraction", 0.3}};
+  config["train"]["max_steps"] = 20;
+  config["train"]["eval_every"] = 5;
+  config["train"]["checkpoint_every"] = 5;
+  config["train"]["z_loss"] = 1e-3;
+  config["train"]["ema"] = {{"decay", 0.9}, {"start", 4}};
+  return config;
+}
+
+// train.ema: the average is part of the training state ("ema.<name>" in last.state.safetensors), so a resumed
+// run continues it bitwise; checkpoints/ema.safetensors holds it under the model's tensor names and scores and
+// generates as any checkpoint. Dropout, z-loss and wsd ride along: all change what a resume must repeat.
+TEST_F(TrainerBehaviour, EmaRunResumesBitwiseAndItsEmaCheckpointScoresAndGenerates) {
+  const nlohmann::json config = recipe_config();
+  train(config, "straight");
+  train(config, "split", "--set train.max_steps=10");
+  train(config, "split", "--resume split");
+  for (const char* f : {"last.safetensors", "ema.safetensors", "last.state.safetensors", "best.safetensors"})
+    expect_same_tensors(dir_.path(std::string("straight/checkpoints/") + f),
+                        dir_.path(std::string("split/checkpoints/") + f));
+  EXPECT_EQ(logged("straight", "loss"), logged("split", "loss"));
+  EXPECT_EQ(logged("straight", "z_loss"), logged("split", "z_loss"));
+  EXPECT_EQ(logged("straight", "z_loss").size(), 20u);
+  const SafetensorsContents state = load_safetensors(dir_.path("straight/checkpoints/last.state.safetensors"));
+  const SafetensorsContents ema = load_safetensors(dir_.path("straight/checkpoints/ema.safetensors"));
+  const SafetensorsContents last = load_safetensors(dir_.path("straight/checkpoints/last.safetensors"));
+  ASSERT_EQ(ema.tensors.size(), last.tensors.size());
+  bool averaged = false;
+  for (size_t i = 0; i < ema.tensors.size(); ++i) {
+    EXPECT_EQ(ema.tensors[i].first, last.tensors[i].first);
+    averaged |= std::memcmp(ema.tensors[i].second.raw_data(), last.tensors[i].second.raw_data(),
+                            last.tensors[i].second.nbytes()) != 0;
+    bool in_state = false;
+    for (auto& [name, t] : state.tensors)
+      if (name == "ema." + ema.tensors[i].first)
+        in_state = std::memcmp(t.raw_data(), ema.tensors[i].second.raw_data(), t.nbytes()) == 0;
+    EXPECT_TRUE(in_state) << "ema." << ema.tensors[i].first;
+  }
+  EXPECT_TRUE(averaged) << "ema.safetensors holds the weights themselves";
+  EXPECT_EQ(ema.metadata.at("config"), last.metadata.at("config"));
+  dir_.file("eval.txt", word_corpus().substr(0, 301));
+  const ProcessResult ppl = tfm("perplexity straight/checkpoints/ema.safetensors eval.txt --json", dir_.path());
+  ASSERT_EQ(ppl.code, 0) << ppl.err;
+  EXPECT_EQ(nlohmann::json::parse(ppl.out.substr(ppl.out.rfind('{')))["tokens"], 300);
+  const ProcessResult gen = tfm("generate straight/checkpoints/ema.safetensors --prompt 'the ' --tokens 10 --seed 1",
+                                dir_.path());
+  ASSERT_EQ(gen.code, 0) << gen.err;
+  EXPECT_EQ(gen.out.rfind("the ", 0), 0u);
+  const nlohmann::json resolved = read_json_file(dir_.path("straight/config.json"));
+  EXPECT_EQ(resolved["train"]["ema"], config["train"]["ema"]);
+  EXPECT_EQ(resolved["optim"]["decay_fraction"], 0.3);
+  EXPECT_EQ(resolved["model"]["attention_dropout"], 0.0);
+  EXPECT_EQ(resolved["model"]["residual_dropout"], 0.1);
+}
+
+// A run without an average, resumed with train.ema on (a bare decay: from the first step), starts the
+// average from the weights it resumes: after one more step, ema = 0.5·w10 + 0.5·w11.
+TEST_F(TrainerBehaviour, ResumingWithEmaTurnedOnStartsTheAverageFromTheWeights) {
+  nlohmann::json config = tiny_config();
+  config["train"]["max_steps"] = 10;
+  train(config, "run");
+  const SafetensorsContents w10 = load_safetensors(dir_.path("run/checkpoints/last.safetensors"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path("run/checkpoints/ema.safetensors")));
+  train(config, "run", "--resume run --set train.max_steps=11 --set train.ema=0.5");
+  const SafetensorsContents ema = load_safetensors(dir_.path("run/checkpoints/ema.safetensors"));
+  const SafetensorsContents w11 = load_safetensors(dir_.path("run/checkpoints/last.safetensors"));
+  ASSERT_EQ(ema.tensors.size(), w10.tensors.size());
+  double moved = 0.0;
+  for (size_t i = 0; i < ema.tensors.size(); ++i) {
+    const Tensor &a = ema.tensors[i].second, &before = w10.tensors[i].second, &after = w11.tensors[i].second;
+    for (int64_t k = 0; k < a.numel(); ++k) {
+      ASSERT_NEAR(a.at(k), 0.5 * before.at(k) + 0.5 * after.at(k), 1e-6) << ema.tensors[i].first;
+      moved += std::fabs(after.at(k) - before.at(k));
+    }
+  }
+  EXPECT_GT(moved, 1e-3);
 }
 
 }  // namespace

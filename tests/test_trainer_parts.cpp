@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "core/safetensors.h"
 #include "models/lm.h"
 #include "tools/train/trainer.h"
 #include "test_util.h"
@@ -227,6 +228,112 @@ TEST(Trainer, SteppingByHandEqualsRunAndIgnoresTheCallersUseOfTheGenerator) {
   const NamedParameters pa = a.model->named_parameters(), pb = b.model->named_parameters();
   ASSERT_EQ(pa.size(), pb.size());
   for (size_t i = 0; i < pa.size(); ++i) expect_close(pa[i].second->data(), pb[i].second->data(), 0.0f);
+}
+
+// train.ema: each evaluation scores the average of the weights, which the test keeps itself in double from
+// the weights after every step (the recurrence of optim/ema.h), and best.safetensors holds that average;
+// last.safetensors keeps the weights. The raw weights score measurably differently, so an evaluation of
+// them fails the test.
+TEST(Trainer, EvaluationAndBestCheckpointUseTheAverageOfTheWeights) {
+  TempDir dir;
+  TrainConfig config = tiny_config();
+  config.train.max_steps = 8;
+  config.optim.optimizer.lr = config.optim.schedule.lr = 0.02;
+  config.train.ema = {0.7, 3};
+  Task task = tiny_task(config);
+  const NamedParameters params = task.model->named_parameters();
+  std::vector<std::vector<double>> shadow, best_shadow;
+  for (auto& [name, p] : params) shadow.emplace_back(p->data().data(), p->data().data() + p->numel());
+  auto set_weights = [&](const std::vector<std::vector<double>>& values) {
+    for (size_t i = 0; i < params.size(); ++i)
+      for (int64_t k = 0; k < params[i].second->numel(); ++k)
+        params[i].second->mutable_data().data()[k] = static_cast<float>(values[i][k]);
+  };
+  auto weights = [&] {
+    std::vector<std::vector<double>> out;
+    for (auto& [name, p] : params) out.emplace_back(p->data().data(), p->data().data() + p->numel());
+    return out;
+  };
+  TrainerCallbacks callbacks;
+  callbacks.after_step = [&](const StepInfo& s) {
+    for (size_t i = 0; i < params.size(); ++i)
+      for (int64_t k = 0; k < params[i].second->numel(); ++k) {
+        const double w = params[i].second->data().at(k);
+        shadow[i][k] = s.step < 3 ? w : 0.7 * shadow[i][k] + 0.3 * w;
+      }
+  };
+  int evaluations = 0;
+  callbacks.after_eval = [&](const EvalInfo& e) {
+    const LossEvaluator evaluator;
+    const auto raw = weights();
+    const double raw_loss = evaluator.evaluate(*task.model, task.data->validation(), Sharder(0, 1));
+    set_weights(shadow);
+    const double average_loss = evaluator.evaluate(*task.model, task.data->validation(), Sharder(0, 1));
+    set_weights(raw);
+    EXPECT_NEAR(e.val_loss, average_loss, 1e-5) << "step " << e.step;
+    EXPECT_GT(std::fabs(raw_loss - average_loss), 1e-3) << "step " << e.step << ": the test cannot tell them apart";
+    if (e.best) best_shadow = shadow;
+    ++evaluations;
+  };
+  TrainerOptions options;
+  options.quiet = true;
+  Trainer trainer(config, task, RunDir(dir.path("run")), options, callbacks);
+  trainer.run();
+  EXPECT_EQ(evaluations, 2);
+  ASSERT_FALSE(best_shadow.empty());
+  const SafetensorsContents best = load_safetensors(dir.path("run/checkpoints/best.safetensors"));
+  const SafetensorsContents ema = load_safetensors(dir.path("run/checkpoints/ema.safetensors"));
+  const SafetensorsContents last = load_safetensors(dir.path("run/checkpoints/last.safetensors"));
+  ASSERT_EQ(best.tensors.size(), params.size());
+  ASSERT_EQ(ema.tensors.size(), params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    EXPECT_EQ(ema.tensors[i].first, params[i].first);
+    for (int64_t k = 0; k < params[i].second->numel(); ++k) {
+      ASSERT_NEAR(best.tensors[i].second.at(k), best_shadow[i][k], 1e-6) << params[i].first;
+      ASSERT_NEAR(ema.tensors[i].second.at(k), shadow[i][k], 1e-6) << params[i].first;
+      ASSERT_EQ(last.tensors[i].second.at(k), params[i].second->data().at(k)) << params[i].first;
+    }
+  }
+}
+
+// train.z_loss: the trained loss is the cross-entropy plus z·mean (log Z)²; the log reports the two apart.
+// Step 1's cross-entropy is the one of a run without z-loss (same weights, same batch), its z term is
+// z·mean lse² of that batch's logits (double, here), and from step 2 on the runs differ (the z term's gradient).
+TEST(Trainer, ZLossTrainsOnItsTermAndLogsTheCrossEntropyAndTheTermApart) {
+  TrainConfig config = tiny_config();
+  config.train.max_steps = 3;
+  config.optim.optimizer.lr = config.optim.schedule.lr = 0.05;
+  TrainerOptions options;
+  options.quiet = true;
+  auto run = [&](double z, const std::string& name) {
+    TempDir dir;
+    TrainConfig c = config;
+    c.train.z_loss = z;
+    Task task = tiny_task(c);
+    std::vector<StepInfo> steps;
+    TrainerCallbacks callbacks;
+    callbacks.after_step = [&](const StepInfo& s) { steps.push_back(s); };
+    Trainer(c, task, RunDir(dir.path(name)), options, callbacks).run();
+    return steps;
+  };
+  const std::vector<StepInfo> plain = run(0.0, "plain"), with_z = run(0.1, "z");
+  ASSERT_EQ(plain.size(), 3u);
+  ASSERT_EQ(with_z.size(), 3u);
+  EXPECT_TRUE(std::isnan(plain[0].z_loss));
+  EXPECT_EQ(with_z[0].loss, plain[0].loss);
+  EXPECT_NE(with_z[1].loss, plain[1].loss);
+  Task copy = tiny_task(config);
+  const Batch first = copy.data->next();
+  NoGradGuard no_grad;
+  const Tensor logits = dynamic_cast<LanguageModel&>(*copy.model).forward(first.input).data();
+  const int64_t V = logits.shape().last(), rows = logits.numel() / V;
+  double lse_sq = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    double sum = 0.0;
+    for (int64_t j = 0; j < V; ++j) sum += std::exp(static_cast<double>(logits.at(r * V + j)));
+    lse_sq += std::log(sum) * std::log(sum);
+  }
+  EXPECT_NEAR(with_z[0].z_loss, 0.1 * lse_sq / static_cast<double>(rows), 1e-6);
 }
 
 TEST(Trainer, ATaskWithoutAModelIsAnError) {

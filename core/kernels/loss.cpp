@@ -20,7 +20,7 @@ CrossEntropyResult cross_entropy_forward(float* lse, float* row_loss, const floa
     scratch = Tensor::empty({rows});
     row_loss = scratch.data();
   }
-  double loss_sum = 0.0;
+  double loss_sum = 0.0, lse_sq_sum = 0.0;
   int64_t count = 0;
   // Rows are summed in order after the parallel part: deterministic for any thread count.
 #pragma omp parallel for schedule(static) if (rows * vocab > (1 << 13))
@@ -49,13 +49,14 @@ CrossEntropyResult cross_entropy_forward(float* lse, float* row_loss, const floa
     if (targets[r] == ignore_index) continue;
     ++count;
     loss_sum += row_loss[r];
+    lse_sq_sum += static_cast<double>(lse[r]) * lse[r];
   }
-  return {loss_sum, count};
+  return {loss_sum, count, lse_sq_sum};
 }
 
 void cross_entropy_backward(float* dlogits, const float* logits, const float* lse, const int32_t* targets,
                             int64_t rows, int64_t vocab, int32_t ignore_index, float label_smoothing,
-                            float grad_scale) {
+                            float grad_scale, float z_loss) {
   const float uniform = label_smoothing / static_cast<float>(vocab);
 #pragma omp parallel for schedule(static) if (rows * vocab > (1 << 13))
   for (int64_t r = 0; r < rows; ++r) {
@@ -63,8 +64,9 @@ void cross_entropy_backward(float* dlogits, const float* logits, const float* ls
     const float* x = logits + r * vocab;
     float* d = dlogits + r * vocab;
     const float l = lse[r];
+    const float p_scale = z_loss != 0.0f ? 1.0f + 2.0f * z_loss * l : 1.0f;  // d(z·l²)/dx_j = 2·z·l·softmax_j
 #pragma omp simd
-    for (int64_t j = 0; j < vocab; ++j) d[j] += grad_scale * (vec::exp(x[j] - l) - uniform);
+    for (int64_t j = 0; j < vocab; ++j) d[j] += grad_scale * (p_scale * vec::exp(x[j] - l) - uniform);
     d[targets[r]] -= grad_scale * (1.0f - label_smoothing);
   }
 }

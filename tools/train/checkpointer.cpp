@@ -59,11 +59,13 @@ void Checkpointer::wait() {
   }
 }
 
-void Checkpointer::save(const TrainState& state, const Model& model, const Optimizer& optimizer) {
+void Checkpointer::save(const TrainState& state, const Model& model, const Optimizer& optimizer, const WeightEma* ema) {
   if (!write_) return;
-  submit([this, state, weights = weights_of(model), opt_state = copy_of(optimizer.state())] {
+  submit([this, state, weights = weights_of(model), opt_state = copy_of(optimizer.state()),
+          averages = ema != nullptr ? copy_of(ema->averages()) : NamedTensors()] {
     save_checkpoint(dir_.last(), weights, model_config_, tokenizer_json_);
-    save_train_state(dir_.state(), state, weights, opt_state);
+    if (!averages.empty()) save_checkpoint(dir_.ema(), averages, model_config_, tokenizer_json_);
+    save_train_state(dir_.state(), state, weights, opt_state, averages);
     if (keep_ > 0) keep_last_checkpoints(dir_, state.step, keep_, weights, model_config_, tokenizer_json_);
   });
 }

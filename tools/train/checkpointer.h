@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "models/model.h"
+#include "optim/ema.h"
 #include "optim/optimizer.h"
 #include "tools/train/run_dir.h"
 #include "tools/train/train_state.h"
@@ -26,10 +27,10 @@ class Checkpointer {
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
 
-  // last.safetensors, then last.state.safetensors: a crash between the two
-  // leaves an older state, from which --resume repeats the same steps, never
-  // a state without the last.safetensors that --resume takes the tokenizer from.
-  void save(const TrainState& state, const Model& model, const Optimizer& optimizer);
+  // last.safetensors, ema.safetensors (with an average), then last.state.safetensors:
+  // a crash between them leaves an older state, from which --resume repeats the same
+  // steps, never a state without the last.safetensors that --resume takes the tokenizer from.
+  void save(const TrainState& state, const Model& model, const Optimizer& optimizer, const WeightEma* ema = nullptr);
   void save_best(const Model& model);
   // Returns when every save so far is on disk; a save that failed throws
   // RuntimeFailure ("checkpoint failed: ...").

@@ -119,7 +119,14 @@ std::string train_sections() {
                      "state, softmax, norms and losses stay fp32 (auto: bf16 where its GEMM is 1.3x faster)"},
                     {"skip_nonfinite", "bool", "false", "skip steps with NaN/Inf loss or gradients instead of stopping"},
                     {"keep_checkpoints", "int", "0",
-                     "also keep the last K checkpoints as checkpoints/step-N.safetensors (tfm average)"}}) +
+                     "also keep the last K checkpoints as checkpoints/step-N.safetensors (tfm average)"},
+                    {"z_loss", "number", "0",
+                     "z-loss coefficient (PaLM): adds z * mean (logsumexp of the logits)^2 to the training\n"
+                     "loss; the logged loss is the cross-entropy, the z term is logged as z_loss"},
+                    {"ema", "number|object", "null",
+                     "average of the weights: 0.999 or {\"decay\": 0.999, \"start\": 1000}; after step t >= start,\n"
+                     "ema = decay * ema + (1 - decay) * w (before start, ema = w). Validation, best.safetensors\n"
+                     "and checkpoints/ema.safetensors use the average"}}) +
          "train (parallel data only)\n" +
          key_lines({{"batch_tokens", "int", "0", "token-count batches: rows x longest side <= this (0 = batch_size sentences)"},
                     {"eval_bleu", "bool", "true", "greedy BLEU (sacreBLEU's default) on the validation pairs at each evaluation"},

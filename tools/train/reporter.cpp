@@ -30,9 +30,11 @@ void Reporter::step(const StepInfo& s, bool line) {
                       {"tokens", s.total_tokens}};
   const double wait_ms = 1e3 * window_wait_ / static_cast<double>(std::max<int64_t>(1, window_steps_));
   if (several_ranks_) m["allreduce_wait_ms"] = wait_ms;  // per step: the reduction time not hidden by backward
+  if (!std::isnan(s.z_loss)) m["z_loss"] = s.z_loss;
   metrics_ << m.dump() << "\n" << std::flush;
   progress_.log("step " + std::to_string(s.step) + " loss " + format_value("%.4f", s.loss) + " lr " +
-                format_value("%.3e", s.lr) + " grad_norm " + format_value("%.3f", s.grad_norm) + " " +
+                format_value("%.3e", s.lr) + (std::isnan(s.z_loss) ? "" : " z_loss " + format_value("%.3e", s.z_loss)) +
+                " grad_norm " + format_value("%.3f", s.grad_norm) + " " +
                 format_value("%.0f", tok_s) + " tok/s elapsed " + format_duration(s.elapsed) +
                 (several_ranks_ ? " allreduce wait " + format_value("%.2f", wait_ms) + " ms/step" : ""));
   window_tokens_ = window_steps_ = 0;

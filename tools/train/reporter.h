@@ -2,6 +2,7 @@
 // What a run tells its user: a live status line on a terminal, log lines
 // (stderr and train.log) and metrics.jsonl, each written by rank 0 alone.
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -21,6 +22,7 @@ struct StepInfo {
   double elapsed = 0.0;     // seconds of training, resumed sessions included
   double eta = 0.0;         // seconds left, from max_steps and max_time
   double comm_wait = 0.0;   // seconds waiting for the gradient reduction
+  double z_loss = NAN;      // with train.z_loss: the z term (loss is then the cross-entropy alone)
   bool skipped = false;     // a non-finite step skipped (train.skip_nonfinite)
 };
 

@@ -3,7 +3,8 @@
 // resolved config), metrics.jsonl, train.log, run.json (which tfm ran it and
 // whether it has ended; `tfm report` reads it) and checkpoints/ with
 // last.safetensors, last.state.safetensors (weights, optimizer state and
-// counters for --resume), best.safetensors and step-N.safetensors. Rank 0
+// counters for --resume), best.safetensors, step-N.safetensors and, with
+// train.ema, ema.safetensors (the average of the weights). Rank 0
 // alone writes it.
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -23,6 +24,7 @@ class RunDir {
   std::string last() const { return file("checkpoints/last.safetensors"); }
   std::string state() const { return file("checkpoints/last.state.safetensors"); }
   std::string best() const { return file("checkpoints/best.safetensors"); }
+  std::string ema() const { return file("checkpoints/ema.safetensors"); }
 
   // Creates checkpoints/, removes what a writer killed part-way through left
   // (the temporary files of core/io.h's atomic writes: PATH.tmp.PID of a

@@ -43,19 +43,20 @@ bool StopPolicy::finished(int64_t step, double elapsed) const {
   return step >= max_steps_ || (max_time_ > 0 && elapsed >= max_time_);
 }
 
-StepAgreement StopPolicy::agree(double loss_sum, double elapsed, bool want_elapsed) const {
+StepAgreement StopPolicy::agree(double loss_sum, double elapsed, bool want_elapsed, double z_loss_sum) const {
   const bool requested = requested_ && requested_();
-  double shared[4] = {loss_sum, requested ? 1.0 : 0.0, 0.0, 0.0};
+  double shared[5] = {loss_sum, requested ? 1.0 : 0.0, 0.0, 0.0, z_loss_sum};
   if (dist::is_root()) {
     shared[2] = max_time_ > 0 && elapsed >= max_time_ ? 1.0 : 0.0;
     if (want_elapsed) shared[3] = elapsed;
   }
-  dist::allreduce_sum(shared, 4);
+  dist::allreduce_sum(shared, 5);
   StepAgreement a;
   a.loss_sum = shared[0] / dist::size();
   a.stop_requested = shared[1] > 0;
   a.time_up = shared[2] > 0;
   a.probe_elapsed = shared[3];
+  a.z_loss_sum = shared[4] / dist::size();
   return a;
 }
 

@@ -24,6 +24,7 @@ class SignalStop {
 // What the ranks agreed on after a step.
 struct StepAgreement {
   double loss_sum = 0.0;        // the mean over the ranks of their weighted losses
+  double z_loss_sum = 0.0;      // the same of their z-loss terms (train.z_loss)
   bool stop_requested = false;  // by any rank
   bool time_up = false;         // rank 0's clock reached max_time
   double probe_elapsed = 0.0;   // rank 0's elapsed time, when asked for (else 0)
@@ -37,7 +38,7 @@ class StopPolicy {
   bool finished(int64_t step, double elapsed) const;
   // One reduction over the ranks (none for one process). `elapsed` is read on rank 0 only;
   // a request arriving after this call counts from the next step.
-  StepAgreement agree(double loss_sum, double elapsed, bool want_elapsed) const;
+  StepAgreement agree(double loss_sum, double elapsed, bool want_elapsed, double z_loss_sum = 0.0) const;
   // The step just taken is the last one.
   bool last(int64_t step, const StepAgreement& agreement) const;
   int64_t max_steps() const { return max_steps_; }

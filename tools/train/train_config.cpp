@@ -102,6 +102,7 @@ OptimSettings parse_optim(const nlohmann::json& optim) {
   oc.options = entry_options(o, optimizer);
   s.options = entry_options(o, schedule);
   o.finish();
+  (void)make_schedule(s);  // its own keys checked now, not at the first step
   return c;
 }
 
@@ -166,6 +167,21 @@ DataConfig parse_data(const nlohmann::json& data) {
   return c;
 }
 
+// "ema": 0.999 (from the first step) or {"decay": 0.999, "start": 1000}; null or absent: off.
+EmaConfig parse_ema(const nlohmann::json& ema) {
+  EmaConfig c;
+  if (ema.is_null()) return c;
+  const nlohmann::json object = ema.is_number() ? nlohmann::json{{"decay", ema}} : ema;
+  TFM_CHECK(object.is_object(), "config: train.ema: expected a decay (0.999), {\"decay\": 0.999, \"start\": 1000} ",
+            "or null, found ", ema.dump());
+  ConfigReader r(object, "train.ema");
+  c.decay = r.get_number("decay", 0.999, 0.0, 1.0);
+  TFM_CHECK(c.decay > 0.0 && c.decay < 1.0, "config: train.ema.decay must be in (0, 1), found ", c.decay);
+  c.start = r.get_int("start", 0, 0, int64_t{1} << 40);
+  r.finish();
+  return c;
+}
+
 TrainSettings parse_train(const nlohmann::json& train, bool parallel) {
   ConfigReader tr(train, "train");
   TrainSettings ts;
@@ -183,6 +199,8 @@ TrainSettings parse_train(const nlohmann::json& train, bool parallel) {
   ts.precision = tr.get_string("precision", "fp32", {"fp32", "bf16", "auto"});
   ts.skip_nonfinite = tr.get_bool("skip_nonfinite", false);
   ts.keep_checkpoints = tr.get_int("keep_checkpoints", 0, 0, 1 << 20);
+  ts.z_loss = tr.get_number("z_loss", 0.0, 0.0, 1.0);
+  ts.ema = parse_ema(tr.get_json("ema"));
   if (parallel) {
     ts.batch_tokens = tr.get_int("batch_tokens", 0, 0, int64_t{1} << 40);
     if (ts.batch_tokens > 0) TFM_CHECK(!tr.has("batch_size"), "config: train: set train.batch_tokens or train.batch_size, not both");
@@ -216,7 +234,10 @@ nlohmann::json resolved_json(const TrainConfig& c) {
        {{"batch_size", ts.batch_size}, {"max_steps", ts.max_steps}, {"max_time", ts.max_time},
         {"eval_every", ts.eval_every}, {"eval_batches", ts.eval_batches}, {"log_every", ts.log_every},
         {"checkpoint_every", ts.checkpoint_every}, {"seed", ts.seed}, {"threads", ts.threads},
-        {"precision", ts.precision}, {"skip_nonfinite", ts.skip_nonfinite}, {"keep_checkpoints", ts.keep_checkpoints}}}};
+        {"precision", ts.precision}, {"skip_nonfinite", ts.skip_nonfinite}, {"keep_checkpoints", ts.keep_checkpoints},
+        {"z_loss", ts.z_loss},
+        {"ema", ts.ema.enabled() ? nlohmann::json{{"decay", ts.ema.decay}, {"start", ts.ema.start}}
+                                 : nlohmann::json()}}}};
   if (c.data.parallel()) {
     auto& t = resolved["train"];
     t["batch_tokens"] = ts.batch_tokens;

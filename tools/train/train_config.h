@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "optim/ema.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
 #include "tools/text/tokenizer.h"
@@ -42,6 +43,8 @@ struct TrainSettings {
   int64_t threads = 0;  // 0: all cores
   std::string precision = "fp32";  // fp32 | bf16 | auto: the GEMMs' operands (tools/train/train_precision.h)
   bool skip_nonfinite = false;  // skip a step whose loss or gradient is NaN/Inf instead of stopping
+  double z_loss = 0.0;          // PaLM's z-loss coefficient (autograd/ops/loss.h), training loss only
+  EmaConfig ema;                // "ema": DECAY | {"decay": DECAY, "start": STEP} | null (off)
   // Parallel data:
   int64_t batch_tokens = 0;     // token-count batches (padded rows × longest side); 0: batch_size sentences
   bool eval_bleu = true;        // greedy BLEU on the validation pairs at every evaluation

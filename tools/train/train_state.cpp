@@ -9,10 +9,11 @@
 namespace tfm {
 
 void save_train_state(const std::string& path, const TrainState& s, const NamedTensors& weights,
-                      const NamedTensors& optimizer_state) {
+                      const NamedTensors& optimizer_state, const NamedTensors& ema_averages) {
   NamedTensors tensors;
   for (auto& [name, t] : weights) tensors.emplace_back("model." + name, t);
   for (auto& t : optimizer_state) tensors.push_back(t);
+  for (auto& [name, t] : ema_averages) tensors.emplace_back("ema." + name, t);
   nlohmann::json meta = {{"step", s.step},
                          {"tokens", s.tokens},
                          {"elapsed", s.elapsed},
@@ -24,7 +25,7 @@ void save_train_state(const std::string& path, const TrainState& s, const NamedT
   save_safetensors(path, tensors, {{"train_state", meta.dump()}});
 }
 
-TrainState load_train_state(const std::string& path, Model& model, Optimizer& opt) {
+TrainState load_train_state(const std::string& path, Model& model, Optimizer& opt, WeightEma* ema) {
   SafetensorsContents c = load_safetensors(path);
   auto it = c.metadata.find("train_state");
   TFM_CHECK(it != c.metadata.end(), path, ": not a tfm training state file (no train_state metadata)");
@@ -65,13 +66,17 @@ TrainState load_train_state(const std::string& path, Model& model, Optimizer& op
   std::tie(s.data_seed, s.data_offset) = rng("data_rng");
   std::tie(s.dropout_seed, s.dropout_offset) = rng("dropout_rng");
   SafetensorsContents weights, optimizer;
+  NamedTensors averages;
   for (auto& [name, t] : c.tensors) {
     if (name.starts_with("model.")) weights.tensors.emplace_back(name.substr(6), t);
+    else if (name.starts_with("ema.")) averages.emplace_back(name.substr(4), t);
     else optimizer.tensors.emplace_back(name, t);
   }
   load_weights(model, weights, path);
   try {
     opt.load_state(optimizer.tensors);
+    if (ema != nullptr && averages.empty()) ema->reset();
+    else if (ema != nullptr) ema->load(averages);
   } catch (const Error& e) {
     TFM_FAIL(path, ": ", e.what());
   }

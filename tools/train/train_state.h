@@ -1,8 +1,8 @@
 #pragma once
 // The training state that `tfm train --resume` continues from, beside the
 // model checkpoint: checkpoints/last.state.safetensors holds a copy of the
-// parameters (as "model.<name>"), the optimizer's state tensors and
-// __metadata__ "train_state", a JSON object with the counters and RNG
+// parameters (as "model.<name>"), the optimizer's state tensors, with train.ema
+// the average of the weights (as "ema.<name>"), and __metadata__ "train_state", a JSON object with the counters and RNG
 // positions below (docs/checkpoint-format.md).
 #include <cmath>
 #include <cstdint>
@@ -10,6 +10,7 @@
 
 #include "models/checkpoint.h"
 #include "models/model.h"
+#include "optim/ema.h"
 #include "optim/optimizer.h"
 
 namespace tfm {
@@ -26,9 +27,10 @@ struct TrainState {
 };
 
 void save_train_state(const std::string& path, const TrainState& state, const NamedTensors& weights,
-                      const NamedTensors& optimizer_state);
-// Loads the state into `model` and `opt` (which must match the file's tensors)
-// and returns the counters; throws tfm::Error naming the file on anything malformed.
-TrainState load_train_state(const std::string& path, Model& model, Optimizer& opt);
+                      const NamedTensors& optimizer_state, const NamedTensors& ema_averages = {});
+// Loads the state into `model`, `opt` and `ema` (which must match the file's tensors; a
+// state without averages starts `ema` from the weights, and its averages are ignored when
+// `ema` is null) and returns the counters; throws tfm::Error naming the file on anything malformed.
+TrainState load_train_state(const std::string& path, Model& model, Optimizer& opt, WeightEma* ema = nullptr);
 
 }  // namespace tfm

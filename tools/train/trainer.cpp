@@ -55,6 +55,8 @@ Trainer::Trainer(const TrainConfig& config, Task& task, RunDir dir, TrainerOptio
       sharder_(dist::rank(), dist::size()),
       params_(task_.model->named_parameters()),
       optimizer_(make_optimizer(params_, config.optim.optimizer)),
+      ema_(config.train.ema.enabled() ? std::optional<WeightEma>(std::in_place, params_, config.train.ema)
+                                      : std::nullopt),
       state_(initial_state()),
       dir_ready_(prepare_dir()),
       stop_(config.train.max_steps, config.train.max_time,
@@ -74,6 +76,7 @@ Trainer::Trainer(const TrainConfig& config, Task& task, RunDir dir, TrainerOptio
                   config.train.max_time > 0;
   if (schedule_.decay_steps == 0)
     schedule_.decay_steps = state_.decay_steps > 0 ? state_.decay_steps : config.train.max_steps;
+  rate_ = make_schedule(schedule_);
   probe_steps_ = std::max<int64_t>(10, std::min<int64_t>(50, config.optim.schedule.warmup_steps / 2));
   if (options_.handle_signals) signals_.emplace(sharder_.ranks() == 1);
   elapsed_before_ = state_.elapsed;
@@ -89,7 +92,7 @@ TrainState Trainer::initial_state() {
   TrainState state;
   state.data_seed = config_.train.seed;
   state.dropout_seed = config_.train.seed;
-  if (options_.resume) state = load_train_state(dir_.state(), *task_.model, *optimizer_);
+  if (options_.resume) state = load_train_state(dir_.state(), *task_.model, *optimizer_, ema_ ? &*ema_ : nullptr);
   return state;
 }
 
@@ -119,28 +122,37 @@ void Trainer::describe_start() {
   if (!options_.precision.warning.empty()) reporter_.log("warning: " + options_.precision.warning);
 }
 
-// Forward and backward over the step's micro-batches; returns the sum of the ranks' weighted
-// losses. With several ranks, the last micro-batch's backward pass reduces gradients as they
-// become final.
-double Trainer::accumulate_gradients() {
+// Forward and backward over the step's micro-batches. With several ranks, the last
+// micro-batch's backward pass reduces gradients as they become final.
+std::pair<double, double> Trainer::accumulate_gradients() {
   const int64_t accum = config_.optim.grad_accum;
-  const CrossEntropyOptions ce{.ignore_index = -100, .label_smoothing = static_cast<float>(config_.optim.label_smoothing)};
-  double loss_sum = 0.0;
+  CrossEntropyTerms terms;
+  const CrossEntropyOptions ce{.ignore_index = -100,
+                               .label_smoothing = static_cast<float>(config_.optim.label_smoothing),
+                               .z_loss = static_cast<float>(config_.train.z_loss),
+                               .terms = &terms};
+  double loss_sum = 0.0, z_sum = 0.0;
   step_tokens_ = 0;
   std::optional<Bf16WeightCache> bf16_weights(std::in_place);  // this step's bf16 weights, until the update
   for (int64_t micro = 0; micro < accum; ++micro) {
     const Shard sh = sharder_.shard(task_.data->next());
     step_tokens_ += sh.global_tokens;
     const float weight = sharder_.loss_weight(sh) / static_cast<float>(accum);
+    terms = {};
     Variable loss = task_.model->loss(sh.batch, ce);
-    loss_sum += loss.item() * sharder_.loss_weight(sh);
+    if (config_.train.z_loss > 0) {  // the cross-entropy logged, rounded as loss.item() would be without z
+      loss_sum += static_cast<float>(terms.cross_entropy) * sharder_.loss_weight(sh);
+      z_sum += terms.z_loss * sharder_.loss_weight(sh);
+    } else {
+      loss_sum += loss.item() * sharder_.loss_weight(sh);
+    }
     std::optional<GradReadyHookGuard> hook;
     if (sharder_.ranks() > 1 && micro == accum - 1) hook.emplace(reducer_.hook());
     (weight != 1.0f ? scale(loss, weight) : loss).backward();
   }
   bf16_weights.reset();
   reducer_.finish();  // gradients: the average over the ranks (no-op for one process)
-  return loss_sum;
+  return {loss_sum, z_sum};
 }
 
 bool Trainer::step() {
@@ -148,23 +160,26 @@ bool Trainer::step() {
   const PrecisionScope precision(options_.precision.precision);
   const DropoutStream dropout(state_, sharder_.rank());
   const int64_t step = state_.step + 1;
-  const double lr = learning_rate(schedule_, step);
+  const double lr = rate_->rate(step);
   optimizer_->zero_grad();
-  const double loss_sum = accumulate_gradients();
+  const auto [loss_sum, z_sum] = accumulate_gradients();
   const bool probe_step = derive_decay_ && state_.decay_steps == 0 && step - first_step_ == probe_steps_;
-  const StepAgreement agreed = stop_.agree(loss_sum, elapsed(), probe_step);
+  const StepAgreement agreed = stop_.agree(loss_sum, elapsed(), probe_step, z_sum);
   interrupted_ = interrupted_ || agreed.stop_requested;
-  const double loss = agreed.loss_sum / static_cast<double>(config_.optim.grad_accum);
+  const double accum = static_cast<double>(config_.optim.grad_accum);
+  const double loss = agreed.loss_sum / accum, z_term = agreed.z_loss_sum / accum;
   const double norm = grad_norm(params_);
-  if (handle_nonfinite(step, loss, norm, agreed)) return !done_;
+  if (handle_nonfinite(step, loss + z_term, norm, agreed)) return !done_;
   if (config_.optim.grad_clip > 0) clip_grad_norm(params_, config_.optim.grad_clip);
   optimizer_->step(lr);
+  if (ema_) ema_->update(step);
   state_.step = step;
   state_.tokens += step_tokens_;
   last_loss_ = loss;
   if (probe_step) size_schedule(step, agreed.probe_elapsed);
   const bool last = stop_.last(step, agreed);
-  const StepInfo info = step_info(step, loss, lr, norm, reducer_.last_wait_seconds());
+  StepInfo info = step_info(step, loss, lr, norm, reducer_.last_wait_seconds());
+  if (config_.train.z_loss > 0) info.z_loss = z_term;
   reporter_.step(info, step % config_.train.log_every == 0 || last);
   if (callbacks_.after_step) callbacks_.after_step(info);
   if (step % config_.train.eval_every == 0 || last) evaluate(step);
@@ -212,17 +227,17 @@ bool Trainer::handle_nonfinite(int64_t step, double loss, double norm, const Ste
   done_ = stop_.last(step, agreed);
   if (done_ || step % config_.train.checkpoint_every == 0) save();
   if (callbacks_.after_step) {
-    StepInfo info = step_info(step, loss, learning_rate(schedule_, step), norm, reducer_.last_wait_seconds());
+    StepInfo info = step_info(step, loss, rate_->rate(step), norm, reducer_.last_wait_seconds());
     info.skipped = true;
     callbacks_.after_step(info);
   }
   return true;
 }
 
-// A cosine schedule bounded by max_time: decay_steps sized from the step time rank 0 measured
-// over the first probe steps. Validation passes cost about a third of a training step per batch;
-// greedy BLEU decoding of the validation sources about twice that again (a rough estimate: the
-// schedule ends near max_time).
+// A schedule bounded by max_time (one that declares decay_steps: cosine, wsd): decay_steps sized
+// from the step time rank 0 measured over the first probe steps. Validation passes cost about a
+// third of a training step per batch; greedy BLEU decoding of the validation sources about twice
+// that again (a rough estimate: the schedule ends near max_time).
 void Trainer::size_schedule(int64_t step, double probe_elapsed) {
   const double per_step = (probe_elapsed - elapsed_before_) / static_cast<double>(probe_steps_);
   const double val_batches = static_cast<double>(task_.data->validation().size()) * (bleu_evaluator_ ? 3.0 : 1.0);
@@ -232,12 +247,15 @@ void Trainer::size_schedule(int64_t step, double probe_elapsed) {
   const int64_t total = step + static_cast<int64_t>(remaining / (per_step + eval_cost));
   schedule_.decay_steps = std::max<int64_t>(step + 1, std::min(total, config_.train.max_steps));
   state_.decay_steps = schedule_.decay_steps;
-  reporter_.log("schedule: cosine decay over " + std::to_string(schedule_.decay_steps) + " steps (from max_time " +
-                format_value("%.0f", config_.train.max_time) + " s at " + format_value("%.1f", per_step * 1000) +
-                " ms/step)");
+  rate_ = make_schedule(schedule_);
+  reporter_.log("schedule: " + schedule_.name + " decay over " + std::to_string(schedule_.decay_steps) +
+                " steps (from max_time " + format_value("%.0f", config_.train.max_time) + " s at " +
+                format_value("%.1f", per_step * 1000) + " ms/step)");
 }
 
+// With train.ema, the average is evaluated (and kept as best.safetensors) in place of the weights.
 void Trainer::evaluate(int64_t step) {
+  std::optional<EmaScope> averaged(std::in_place, ema_ ? &*ema_ : nullptr);
   EvalInfo e;
   e.step = step;
   e.val_loss = loss_evaluator_.evaluate(*task_.model, task_.data->validation(), sharder_);
@@ -253,11 +271,12 @@ void Trainer::evaluate(int64_t step) {
     e.val_bleu = bleu.score;
     e.bleu_bp = bleu.bp;
   }
+  if (e.best) checkpointer_.save_best(*task_.model);
+  averaged.reset();  // the weights again
   e.epoch = task_.data->epoch();
   e.total_tokens = state_.tokens;
   e.elapsed = elapsed();
   reporter_.eval(e);
-  if (e.best) checkpointer_.save_best(*task_.model);
   if (callbacks_.after_eval) callbacks_.after_eval(e);
 }
 
@@ -267,7 +286,7 @@ void Trainer::save() {
   state_.data_offset = task_.data->position();
   state_.dropout_offset = default_generator().offset();
   state_.decay_steps = schedule_.decay_steps;
-  checkpointer_.save(state_, *task_.model, *optimizer_);
+  checkpointer_.save(state_, *task_.model, *optimizer_, ema_ ? &*ema_ : nullptr);
 }
 
 TrainSummary Trainer::run() {

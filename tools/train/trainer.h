@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/precision.h"
+#include "optim/ema.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
 #include "tools/train/checkpointer.h"
@@ -87,7 +88,8 @@ class Trainer {
   bool prepare_dir();
   double elapsed() const;
   void describe_start();
-  double accumulate_gradients();
+  // The sums over the ranks' weighted losses: the cross-entropy, and the z-loss term.
+  std::pair<double, double> accumulate_gradients();
   bool handle_nonfinite(int64_t step, double loss, double norm, const StepAgreement& agreement);
   void size_schedule(int64_t step, double probe_elapsed);
   void evaluate(int64_t step);
@@ -103,9 +105,11 @@ class Trainer {
   Sharder sharder_;
   NamedParameters params_;
   std::unique_ptr<Optimizer> optimizer_;
+  std::optional<WeightEma> ema_;  // train.ema
   TrainState state_;
   bool dir_ready_;  // prepared by rank 0 before the reporter opens its files
   ScheduleConfig schedule_;
+  std::unique_ptr<Schedule> rate_;  // schedule_'s, remade when decay_steps is derived
   bool derive_decay_ = false;
   int64_t probe_steps_ = 0;
   std::optional<SignalStop> signals_;
