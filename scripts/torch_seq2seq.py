@@ -196,7 +196,7 @@ class Stack(nn.Module):
     def __init__(self, c, layer, n):
         super().__init__()
         self.layers = nn.ModuleList(layer(c) for _ in range(n))
-        if c["norm"] == "pre":
+        if is_pre_norm(c):
             self.ln_f = nn.LayerNorm(c["d_model"], eps=c["layer_norm_eps"])
 
     def forward(self, x, *memory):

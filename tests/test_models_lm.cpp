@@ -333,10 +333,10 @@ TEST(LmModel, EachDropoutKeyActsOnlyThroughItsOwnModules) {
     const Tensor train = output(m);
     EXPECT_TRUE(differs(train, eval));
     m.eval();
-    for (auto& b : m.blocks) b->attn.train();
+    for (auto& b : m.blocks) b->attn->train();
     expect_close(output(m), train, 0.0f);  // only the attention layers in training mode
     m.train();
-    for (auto& b : m.blocks) b->attn.eval();
+    for (auto& b : m.blocks) b->attn->eval();
     expect_close(output(m), eval, 0.0f);
   }
   {
@@ -347,7 +347,7 @@ TEST(LmModel, EachDropoutKeyActsOnlyThroughItsOwnModules) {
     m.train();
     const Tensor train = output(m);
     EXPECT_TRUE(differs(train, eval));
-    for (auto& b : m.blocks) b->attn.eval();
+    for (auto& b : m.blocks) b->attn->eval();
     expect_close(output(m), train, 0.0f);  // attention has no dropout
     for (auto& b : m.blocks) b->ffn->eval();
     EXPECT_TRUE(differs(output(m), eval));  // the residual dropout itself, beside the FFN's inner one
