@@ -21,6 +21,12 @@ std::unique_ptr<SequenceLayer> LayerRegistry::create(const std::string& name, co
 }
 
 LayerSlot LayerSlot::parse(const nlohmann::json& value, const std::string& fallback, const std::string& key_path) {
+  LayerSlot slot = parse_form(value, fallback, key_path);
+  (void)LayerRegistry::table().get(slot.type, "config: " + key_path);
+  return slot;
+}
+
+LayerSlot LayerSlot::parse_form(const nlohmann::json& value, const std::string& fallback, const std::string& key_path) {
   LayerSlot slot{fallback};
   if (value.is_string()) {
     slot.type = value.get<std::string>();
@@ -34,7 +40,6 @@ LayerSlot LayerSlot::parse(const nlohmann::json& value, const std::string& fallb
     TFM_CHECK(value.is_null(), "config: ", key_path, ": expected a layer name or {\"type\": NAME, ...}, found ",
               value.dump());
   }
-  (void)LayerRegistry::table().get(slot.type, "config: " + key_path);
   return slot;
 }
 

@@ -56,6 +56,8 @@ struct LayerSlot {
 
   // value: the slot's JSON (null: fallback); key_path names it in messages ("model.ffn").
   static LayerSlot parse(const nlohmann::json& value, const std::string& fallback, const std::string& key_path);
+  // The same form without looking the name up (for slots of other registries: model.head).
+  static LayerSlot parse_form(const nlohmann::json& value, const std::string& fallback, const std::string& key_path);
   // The name alone when there are no options, so old configs stay as they were.
   nlohmann::json to_json() const;
   std::unique_ptr<SequenceLayer> create(const LayerContext& context) const;

@@ -63,6 +63,15 @@ void parse_ffn(ConfigReader& r, LmConfig& c) {
   c.ffn_options = ffn.options;
 }
 
+// "head" before "tie_embeddings": tying defaults to whether the head can share the embedding.
+void parse_head(ConfigReader& r, LmConfig& c) {
+  c.head = parse_head_slot(r.get_json("head"), "model.head");
+  const bool can_tie = head_registry().get(c.head.type).extra.ties_to_embedding;
+  c.tie_embeddings = r.get_bool("tie_embeddings", can_tie);
+  TFM_CHECK(!c.tie_embeddings || can_tie, "config: model.tie_embeddings = true, but model.head \"", c.head.type,
+            "\" cannot share the token embedding: set model.tie_embeddings to false");
+}
+
 void parse_attention(ConfigReader& r, LmConfig& c) {
   c.n_kv_head = r.get_int("n_kv_head", c.n_head, 1, 1024);
   c.attention_window = r.get_int("attention_window", 0, 0, 1 << 20);
@@ -86,7 +95,7 @@ LmConfig LmConfig::parse(const nlohmann::json& model) {
   c.seq_len = r.get_int("seq_len", c.seq_len, 1, 1 << 20);
   c.vocab_size = r.get_int("vocab_size", 0, 0, 1 << 24);
   c.activation = parse_activation(r.get_string("activation", "gelu", {"gelu", "gelu_tanh", "relu"}));
-  c.tie_embeddings = r.get_bool("tie_embeddings", c.tie_embeddings);
+  parse_head(r, c);
   c.bias = r.get_bool("bias", c.bias);
   c.dropout = r.get_number("dropout", 0.0, 0.0, 0.99);
   parse_norm(r, c);
@@ -129,6 +138,7 @@ nlohmann::json LmConfig::to_json() const {
     f["type"] = ffn;
     j["ffn"] = f;
   }
+  if (const nlohmann::json head_json = head_slot_json(head); !head_json.is_null()) j["head"] = head_json;
   return j;
 }
 
@@ -199,10 +209,8 @@ LanguageModel::LanguageModel(const LmConfig& c)
     register_module("blocks." + std::to_string(i), *blocks.back());
   }
   register_module("ln_f", ln_f);
-  if (!c.tie_embeddings) {
-    head = std::make_unique<Linear>(c.d_model, c.vocab_size, /*bias=*/false);
-    register_module("head", *head);
-  }
+  head = create_head(c.head, {c.d_model, c.vocab_size, c.tie_embeddings ? &tok_emb.weight : nullptr});
+  register_module("head", *head);
   register_module("emb_dropout", emb_dropout_);
   init_weights(default_generator());
 }
@@ -226,11 +234,6 @@ void LanguageModel::init_weights(Generator& gen) {
   }
 }
 
-Variable LanguageModel::logits(const Variable& hidden) const {
-  Variable h = ln_f(hidden);
-  return head ? head->forward(h) : linear(h, tok_emb.weight, Variable());
-}
-
 namespace {
 Tensor position_ids(int64_t begin, int64_t n) {
   Tensor t = Tensor::empty({n}, DType::I32);
@@ -247,21 +250,23 @@ Variable LanguageModel::embed(const Tensor& ids, int64_t start) const {
   return x;  // "rope" (inside attention) or "none"
 }
 
-Variable LanguageModel::forward(const Tensor& ids) {
+Variable LanguageModel::features(const Tensor& ids) {
   TFM_CHECK(ids.ndim() == 2 && ids.dtype() == DType::I32, "lm: ids must be I32 [batch, len], found ",
             dtype_name(ids.dtype()), " ", ids.shape());
   const int64_t T = ids.dim(1);
   TFM_CHECK(T >= 1 && T <= config_.seq_len, "lm: sequence length ", T, " exceeds model.seq_len = ", config_.seq_len);
   Variable x = emb_dropout_(embed(ids, 0));
   for (auto& block : blocks) x = block->forward(x);
-  return logits(x);
+  return ln_f(x);
 }
+
+Variable LanguageModel::forward(const Tensor& ids) { return head->logits(features(ids)); }
 
 Variable LanguageModel::loss(const Batch& batch, const CrossEntropyOptions& options) {
   TFM_CHECK(batch.target.defined() && batch.target.shape() == batch.input.shape(), "lm: target shape ",
             batch.target.defined() ? batch.target.shape().str() : "undefined", " differs from input ",
             batch.input.shape());
-  return cross_entropy(forward(batch.input), batch.target, options);
+  return head->loss(features(batch.input), batch.target, options);
 }
 
 Variable LanguageModel::forward_cached(const Tensor& ids, std::vector<KVCache>& caches) {
@@ -271,7 +276,7 @@ Variable LanguageModel::forward_cached(const Tensor& ids, std::vector<KVCache>& 
   TFM_CHECK(start + n <= config_.seq_len, "lm: ", start + n, " positions exceed model.seq_len = ", config_.seq_len);
   Variable x = embed(ids, start);
   for (size_t i = 0; i < blocks.size(); ++i) x = blocks[i]->forward_cached(x, caches[i], config_.seq_len);
-  return logits(x);
+  return head->logits(ln_f(x));
 }
 
 TFM_REGISTER_MODEL_ENTRY(
@@ -293,11 +298,12 @@ TFM_REGISTER_MODEL_ENTRY(
      {"pos_emb", "string", "\"learned\"", "learned | sinusoidal | rope | none"},
      {"rope_theta", "number", "10000", "base of the rotary angles (pos_emb \"rope\")"},
      {"bias", "bool", "true", "false: no bias in any Linear or norm"},
-     {"tie_embeddings", "bool", "true", "output head shares the token embedding"},
+     {"tie_embeddings", "bool", "true", "output head shares the token embedding (default false for a head that cannot)"},
      {"dropout", "number", "0", "dropout on embeddings, attention weights, residuals, FFN"},
      {"layer_norm_eps", "number", "1e-5", "eps of every norm (LayerNorm and RMSNorm)"},
      {"attention_window", "int", "0", "0 = global; w = each position sees the w most recent"},
-     {"ffn", "string|object", "\"feed_forward\"", "registered layer for the feed-forward sublayer (model.ffn below)"}},
+     {"ffn", "string|object", "\"feed_forward\"", "registered layer for the feed-forward sublayer (model.ffn below)"},
+     {"head", "string|object", "\"linear\"", "registered output head (model.head below)"}},
     DataKind::Text);
 
 }  // namespace tfm

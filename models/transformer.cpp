@@ -23,7 +23,11 @@ TransformerConfig TransformerConfig::parse(const nlohmann::json& model) {
   c.activation = parse_activation(r.get_string("activation", "relu", {"gelu", "gelu_tanh", "relu"}));
   c.pre_norm = r.get_string("norm", "post", {"pre", "post"}) == "pre";
   c.share_embeddings = r.get_bool("share_embeddings", c.share_embeddings);
-  c.tie_embeddings = r.get_bool("tie_embeddings", c.tie_embeddings);
+  c.head = parse_head_slot(r.get_json("head"), "model.head");
+  const bool can_tie = head_registry().get(c.head.type).extra.ties_to_embedding;
+  c.tie_embeddings = r.get_bool("tie_embeddings", can_tie);
+  TFM_CHECK(!c.tie_embeddings || can_tie, "config: model.tie_embeddings = true, but model.head \"", c.head.type,
+            "\" cannot share the target embedding: set model.tie_embeddings to false");
   c.dropout = r.get_number("dropout", 0.1, 0.0, 0.99);
   c.layer_norm_eps = r.get_number("layer_norm_eps", 1e-5, 1e-12, 1.0);
   const LayerSlot ffn = LayerSlot::parse(r.get_json("ffn"), c.ffn, "model.ffn");
@@ -36,21 +40,23 @@ TransformerConfig TransformerConfig::parse(const nlohmann::json& model) {
 }
 
 nlohmann::json TransformerConfig::to_json() const {
-  return {{"type", "transformer"},
-          {"n_encoder_layers", n_encoder_layers},
-          {"n_decoder_layers", n_decoder_layers},
-          {"n_head", n_head},
-          {"d_model", d_model},
-          {"d_ff", d_ff},
-          {"seq_len", max_len},
-          {"vocab_size", vocab_size},
-          {"activation", activation_name(activation)},
-          {"norm", pre_norm ? "pre" : "post"},
-          {"share_embeddings", share_embeddings},
-          {"tie_embeddings", tie_embeddings},
-          {"dropout", dropout},
-          {"layer_norm_eps", layer_norm_eps},
-          {"ffn", LayerSlot{ffn, ffn_options}.to_json()}};
+  nlohmann::json j = {{"type", "transformer"},
+                      {"n_encoder_layers", n_encoder_layers},
+                      {"n_decoder_layers", n_decoder_layers},
+                      {"n_head", n_head},
+                      {"d_model", d_model},
+                      {"d_ff", d_ff},
+                      {"seq_len", max_len},
+                      {"vocab_size", vocab_size},
+                      {"activation", activation_name(activation)},
+                      {"norm", pre_norm ? "pre" : "post"},
+                      {"share_embeddings", share_embeddings},
+                      {"tie_embeddings", tie_embeddings},
+                      {"dropout", dropout},
+                      {"layer_norm_eps", layer_norm_eps},
+                      {"ffn", LayerSlot{ffn, ffn_options}.to_json()}};
+  if (const nlohmann::json head_json = head_slot_json(head); !head_json.is_null()) j["head"] = head_json;
+  return j;
 }
 
 namespace {
@@ -151,10 +157,8 @@ EncoderDecoder::EncoderDecoder(const TransformerConfig& c)
   }
   register_module("encoder", encoder);
   register_module("decoder", decoder);
-  if (!c.tie_embeddings) {
-    head = std::make_unique<Linear>(c.d_model, c.vocab_size, /*bias=*/false);
-    register_module("head", *head);
-  }
+  head = create_head(c.head, {c.d_model, c.vocab_size, c.tie_embeddings ? &target_embedding().weight : nullptr});
+  register_module("head", *head);
   register_module("dropout", dropout_);
   init_weights(default_generator());
 }
@@ -187,10 +191,6 @@ Variable EncoderDecoder::embed(const Embedding& table, const Tensor& ids, int64_
   return dropout_(x + Variable(positions_.slice(offset, offset + T)));
 }
 
-Variable EncoderDecoder::project(const Variable& hidden) const {
-  return head ? head->forward(hidden) : linear(hidden, target_embedding().weight, Variable());
-}
-
 Variable EncoderDecoder::encode(const Tensor& source, const Tensor& source_padding) {
   Variable x = embed(source_embedding(), source, 0);
   const AttentionMask mask{.causal = false, .key_padding = source_padding};
@@ -200,6 +200,11 @@ Variable EncoderDecoder::encode(const Tensor& source, const Tensor& source_paddi
 
 Variable EncoderDecoder::decode(const Tensor& target_in, const Variable& memory, const Tensor& source_padding,
                                 Tensor* cross_weights, int64_t weights_layer) {
+  return head->logits(decoder_states(target_in, memory, source_padding, cross_weights, weights_layer));
+}
+
+Variable EncoderDecoder::decoder_states(const Tensor& target_in, const Variable& memory,
+                                        const Tensor& source_padding, Tensor* cross_weights, int64_t weights_layer) {
   const int64_t n_layers = static_cast<int64_t>(decoder.layers.size());
   if (weights_layer < 0) weights_layer = n_layers - 1;
   TFM_CHECK(weights_layer < n_layers, "transformer: decoder layer ", weights_layer, " out of range [0, ", n_layers,
@@ -209,8 +214,7 @@ Variable EncoderDecoder::decode(const Tensor& target_in, const Variable& memory,
   for (size_t i = 0; i < decoder.layers.size(); ++i)
     x = decoder.layers[i]->forward(x, memory, mask,
                                    static_cast<int64_t>(i) == weights_layer ? cross_weights : nullptr);
-  if (decoder.ln_f) x = decoder.ln_f->forward(x);
-  return project(x);
+  return decoder.ln_f ? decoder.ln_f->forward(x) : x;
 }
 
 Variable EncoderDecoder::loss(const Batch& batch, const CrossEntropyOptions& options) {
@@ -218,7 +222,7 @@ Variable EncoderDecoder::loss(const Batch& batch, const CrossEntropyOptions& opt
   TFM_CHECK(batch.target.defined() && batch.target.shape() == batch.input.shape(),
             "transformer: target shape differs from decoder input ", batch.input.shape());
   Variable memory = encode(batch.source, batch.source_padding);
-  return cross_entropy(decode(batch.input, memory, batch.source_padding), batch.target, options);
+  return head->loss(decoder_states(batch.input, memory, batch.source_padding, nullptr, -1), batch.target, options);
 }
 
 DecoderState EncoderDecoder::start_decoding(const Tensor& source, const Tensor& source_padding, int64_t capacity) {
@@ -239,7 +243,7 @@ Variable EncoderDecoder::decode_step(const Tensor& target_ids, DecoderState& s) 
     x = decoder.layers[i]->forward_cached(x, s.memory, s.memory_mask, s.self_caches[i], s.cross_caches[i],
                                           s.capacity > 0 ? s.capacity : config_.max_len);
   if (decoder.ln_f) x = decoder.ln_f->forward(x);
-  return project(x);
+  return head->logits(x);
 }
 
 std::vector<std::vector<int32_t>> EncoderDecoder::greedy(const Tensor& source, const Tensor& source_padding,
@@ -354,10 +358,11 @@ TFM_REGISTER_MODEL_ENTRY(
      {"activation", "string", "\"relu\"", "gelu (exact erf) | gelu_tanh | relu"},
      {"norm", "string", "\"post\"", "post (Vaswani) | pre (LayerNorm placement)"},
      {"share_embeddings", "bool", "true", "one embedding for source and target"},
-     {"tie_embeddings", "bool", "true", "output projection shares the target embedding"},
+     {"tie_embeddings", "bool", "true", "output projection shares the target embedding (default false for a head that cannot)"},
      {"dropout", "number", "0.1", "on embeddings, attention weights, residuals, FFN"},
      {"layer_norm_eps", "number", "1e-5", ""},
-     {"ffn", "string|object", "\"feed_forward\"", "registered layer for the feed-forward sublayer (model.ffn below)"}},
+     {"ffn", "string|object", "\"feed_forward\"", "registered layer for the feed-forward sublayer (model.ffn below)"},
+     {"head", "string|object", "\"linear\"", "registered output head (model.head below)"}},
     DataKind::Parallel);
 
 }  // namespace tfm

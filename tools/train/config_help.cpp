@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "core/registry.h"
+#include "layers/head.h"
 #include "layers/registry.h"
 #include "models/model.h"
 #include "optim/optimizer.h"
@@ -61,6 +62,8 @@ std::string model_sections() {
   out += entry_sections(ModelRegistry::table(), "model", "type");
   out += "model.ffn: a registered layer, \"ffn\": NAME or {\"type\": NAME, ...its options}\n";
   out += entry_sections(LayerRegistry::table(), "model.ffn", "type");
+  out += "model.head: a registered output head, \"head\": NAME or {\"type\": NAME, ...its options}\n";
+  out += entry_sections(head_registry(), "model.head", "type");
   return out;
 }
 
