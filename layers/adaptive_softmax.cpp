@@ -33,8 +33,8 @@ std::vector<int64_t> parse_cutoffs(const nlohmann::json& c, int64_t vocab_size) 
     TFM_CHECK(v > 0 && v < static_cast<double>(vocab_size), key, " = ", c[i].dump(),
               " is outside (0, vocab_size = ", vocab_size, ")");
     out.push_back(static_cast<int64_t>(v));
-    TFM_CHECK(i == 0 || out[i] > out[i - 1], "config: model.head.cutoffs must increase: cutoffs[", i - 1, "] = ",
-              out[i - 1], ", cutoffs[", i, "] = ", out[i]);
+    TFM_CHECK(i == 0 || out[i] > out[i - 1], "config: model.head.cutoffs must increase: cutoffs[", i - 1,
+              "] = ", out[i - 1], ", cutoffs[", i, "] = ", out[i]);
   }
   return out;
 }
@@ -76,8 +76,8 @@ AdaptiveSoftmaxHead::AdaptiveSoftmaxHead(int64_t d_model, int64_t vocab_size, co
   register_module("head", head);
   for (size_t i = 0; i + 1 < bounds_.size(); ++i) {
     const int64_t width = o.projection_width(d_model, static_cast<int64_t>(i));
-    TFM_CHECK(width >= 1, "config: model.head: cluster ", i, "'s projection width d_model // div_value^", i + 1,
-              " = ", d_model, " // ", o.div_value, "^", i + 1, " is 0; use a smaller div_value or fewer cutoffs");
+    TFM_CHECK(width >= 1, "config: model.head: cluster ", i, "'s projection width d_model // div_value^", i + 1, " = ",
+              d_model, " // ", o.div_value, "^", i + 1, " is 0; use a smaller div_value or fewer cutoffs");
     tails_.push_back(std::make_unique<Tail>(d_model, width, bounds_[i + 1] - bounds_[i]));
     register_module("tail." + std::to_string(i) + ".0", tails_.back()->projection);
     register_module("tail." + std::to_string(i) + ".1", tails_.back()->output);
@@ -137,8 +137,8 @@ Routing route(const Tensor& targets, const std::vector<int64_t>& bounds, int32_t
       head_target = -1;
       continue;
     }
-    TFM_CHECK(t[i] >= 0 && t[i] < bounds.back(), "adaptive softmax: target ", t[i], " at row ", i,
-              " out of range [0, ", bounds.back(), ")");
+    TFM_CHECK(t[i] >= 0 && t[i] < bounds.back(), "adaptive softmax: target ", t[i], " at row ", i, " out of range [0, ",
+              bounds.back(), ")");
     ++r.count;
     if (t[i] < bounds[0]) {
       head_target = t[i];
@@ -191,8 +191,9 @@ Variable AdaptiveSoftmaxHead::loss(const Variable& hidden, const Tensor& targets
 TFM_REGISTER_HEAD("adaptive", AdaptiveSoftmaxHead, ::tfm::HeadTraits{.ties_to_embedding = false},
                   "adaptive softmax (Grave et al. 2017), PyTorch's AdaptiveLogSoftmaxWithLoss: a shortlist, then "
                   "clusters of rarer tokens behind narrower projections; needs tie_embeddings false",
-                  {{"cutoffs", "[int]", "required", "increasing ids in (0, vocab): the shortlist ends at the first, "
-                                                    "each cluster at the next (the last at vocab)"},
+                  {{"cutoffs", "[int]", "required",
+                    "increasing ids in (0, vocab): the shortlist ends at the first, "
+                    "each cluster at the next (the last at vocab)"},
                    {"div_value", "number", "4.0", "cluster i's projection width is d_model // div_value^(i+1)"},
                    {"head_bias", "bool", "false", "bias in the head Linear"}});
 

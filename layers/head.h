@@ -81,10 +81,10 @@ class LinearHead : public OutputHead {
 // TFM_REGISTER_HEAD("adaptive", AdaptiveSoftmaxHead, ::tfm::HeadTraits{}, "help line", {{"cutoffs", ...}}):
 // Class must be constructible from (const HeadContext&, const nlohmann::json& options);
 // the option keys come last (they contain commas).
-#define TFM_REGISTER_HEAD(name, Class, traits, help_text, ...)                                           \
-  TFM_REGISTRY_ADD(                                                                                      \
-      ::tfm::head_registry(), name,                                                                      \
+#define TFM_REGISTER_HEAD(name, Class, traits, help_text, ...)                                              \
+  TFM_REGISTRY_ADD(                                                                                         \
+      ::tfm::head_registry(), name,                                                                         \
       [](const ::tfm::HeadContext& ctx, const nlohmann::json& opts) -> std::unique_ptr<::tfm::OutputHead> { \
-        return std::make_unique<Class>(ctx, opts);                                                       \
-      },                                                                                                 \
+        return std::make_unique<Class>(ctx, opts);                                                          \
+      },                                                                                                    \
       help_text, __VA_ARGS__, traits)

@@ -62,7 +62,8 @@ std::vector<double> naive_log_prob(const AdaptiveSoftmaxHead& h, const std::vect
   const std::vector<double> head = log_softmax_naive(matvec(h.head.weight, x, &h.head.bias));
   std::vector<double> out(head.begin(), head.begin() + c[0]);
   for (int64_t i = 0; i + 1 < static_cast<int64_t>(c.size()); ++i) {
-    const std::vector<double> t = log_softmax_naive(matvec(h.tail(i).output.weight, matvec(h.tail(i).projection.weight, x)));
+    const std::vector<double> t =
+        log_softmax_naive(matvec(h.tail(i).output.weight, matvec(h.tail(i).projection.weight, x)));
     for (double v : t) out.push_back(head[c[0] + i] + v);
   }
   return out;
@@ -142,7 +143,8 @@ TEST(AdaptiveSoftmax, LossOfOnlyIgnoredTargetsIsZeroAndEmptyClustersAreSkipped) 
   AdaptiveSoftmaxHead h(7, 13, options({5}, 1.5, false));
   randomize(h, 6);
   const Tensor hidden = random_tensor({4, 7}, 7);
-  EXPECT_EQ(h.loss(Variable(hidden), Tensor::from_ids({4}, std::vector<int32_t>{-100, -100, -100, -100}), {}).item(), 0.0f);
+  EXPECT_EQ(h.loss(Variable(hidden), Tensor::from_ids({4}, std::vector<int32_t>{-100, -100, -100, -100}), {}).item(),
+            0.0f);
   // Every target in the shortlist: the tail never runs, the loss is the head's cross-entropy.
   const Tensor shortlist = Tensor::from_ids({4}, std::vector<int32_t>{0, 4, 2, 1});
   double sum = 0.0;
@@ -186,10 +188,10 @@ TEST(AdaptiveSoftmax, ParametersAreNamedAndShapedAsPyTorchsModule) {
   AdaptiveSoftmaxHead h(22, 40, options({10, 20, 30}, 2.2, true));
   std::map<std::string, Shape> actual;
   for (auto& [name, p] : h.named_parameters()) actual[name] = p->shape();
-  const std::map<std::string, Shape> expected{
-      {"head.weight", {13, 22}},       {"head.bias", {13}},           {"tail.0.0.weight", {9, 22}},
-      {"tail.0.1.weight", {10, 9}},    {"tail.1.0.weight", {4, 22}},  {"tail.1.1.weight", {10, 4}},
-      {"tail.2.0.weight", {2, 22}},    {"tail.2.1.weight", {10, 2}}};
+  const std::map<std::string, Shape> expected{{"head.weight", {13, 22}},    {"head.bias", {13}},
+                                              {"tail.0.0.weight", {9, 22}}, {"tail.0.1.weight", {10, 9}},
+                                              {"tail.1.0.weight", {4, 22}}, {"tail.1.1.weight", {10, 4}},
+                                              {"tail.2.0.weight", {2, 22}}, {"tail.2.1.weight", {10, 2}}};
   EXPECT_EQ(actual, expected);
   EXPECT_EQ(h.shortlist_size(), 10);
   EXPECT_EQ(h.n_clusters(), 3);
@@ -203,38 +205,61 @@ TEST(AdaptiveSoftmax, OptionErrorsNameTheKeyAndTheValue) {
   const HeadContext ctx{.d_model = 16, .vocab_size = 50, .tied_embedding = nullptr};
   auto make = [&](const nlohmann::json& o) { AdaptiveSoftmaxHead h(ctx, o); };
   EXPECT_CONTAINS(error_message([&] { make(nlohmann::json::object()); }), "model.head.cutoffs is required");
-  EXPECT_CONTAINS(error_message([&] { make({{"cutoffs", {20, 10}}}); }),
+  EXPECT_CONTAINS(error_message([&] {
+                    make({{"cutoffs", {20, 10}}});
+                  }),
                   "model.head.cutoffs must increase: cutoffs[0] = 20, cutoffs[1] = 10");
   EXPECT_CONTAINS(error_message([&] { make({{"cutoffs", {10, 10}}}); }), "must increase");
-  EXPECT_CONTAINS(error_message([&] { make({{"cutoffs", {0, 10}}}); }),
+  EXPECT_CONTAINS(error_message([&] {
+                    make({{"cutoffs", {0, 10}}});
+                  }),
                   "model.head.cutoffs[0] = 0 is outside (0, vocab_size = 50)");
-  EXPECT_CONTAINS(error_message([&] { make({{"cutoffs", {10, 50}}}); }),
+  EXPECT_CONTAINS(error_message([&] {
+                    make({{"cutoffs", {10, 50}}});
+                  }),
                   "model.head.cutoffs[1] = 50 is outside (0, vocab_size = 50)");
-  EXPECT_CONTAINS(error_message([&] { make({{"cutoffs", {10.5}}}); }),
+  EXPECT_CONTAINS(error_message([&] {
+                    make({{"cutoffs", {10.5}}});
+                  }),
                   "model.head.cutoffs[0]: expected an integer, found 10.5");
-  EXPECT_CONTAINS(error_message([&] { make({{"cutoffs", nlohmann::json::array()}}); }),
+  EXPECT_CONTAINS(error_message([&] {
+                    make({{"cutoffs", nlohmann::json::array()}});
+                  }),
                   "model.head.cutoffs: expected a non-empty array");
   EXPECT_CONTAINS(error_message([&] { make({{"cutoffs", 10}}); }), "model.head.cutoffs: expected a non-empty array");
-  EXPECT_CONTAINS(error_message([&] { make({{"cutoffs", {10}}, {"div_vlaue", 2}}); }),
+  EXPECT_CONTAINS(error_message([&] {
+                    make({{"cutoffs", {10}}, {"div_vlaue", 2}});
+                  }),
                   "unknown key model.head.div_vlaue (did you mean model.head.div_value?)");
   EXPECT_CONTAINS(error_message([&] { make({{"cutoffs", {10}}, {"div_value", 0.5}}); }), "model.head.div_value");
   // 16 // 4^3 = 0: the third cluster would have no projection.
-  EXPECT_CONTAINS(error_message([&] { make({{"cutoffs", {10, 20, 30}}}); }),
+  EXPECT_CONTAINS(error_message([&] {
+                    make({{"cutoffs", {10, 20, 30}}});
+                  }),
                   "cluster 2's projection width d_model // div_value^3 = 16 // 4^3 is 0");
   const Variable embedding(Tensor::zeros({50, 16}));
   const HeadContext tied{.d_model = 16, .vocab_size = 50, .tied_embedding = &embedding};
-  EXPECT_CONTAINS(error_message([&] { AdaptiveSoftmaxHead h(tied, {{"cutoffs", {10}}}); }),
+  EXPECT_CONTAINS(error_message([&] {
+                    AdaptiveSoftmaxHead h(tied, {{"cutoffs", {10}}});
+                  }),
                   "set model.tie_embeddings to false");
 }
 
 TEST(AdaptiveSoftmax, RefusesLabelSmoothingAndOutOfRangeTargets) {
   AdaptiveSoftmaxHead h(7, 13, options({5}, 1.5, false));
   const Variable hidden(random_tensor({2, 7}, 13));
-  EXPECT_CONTAINS(error_message([&] { h.loss(hidden, Tensor::from_ids({2}, std::vector<int32_t>{1, 2}), {.label_smoothing = 0.1f}); }),
+  EXPECT_CONTAINS(error_message([&] {
+                    h.loss(hidden, Tensor::from_ids({2}, std::vector<int32_t>{1, 2}), {.label_smoothing = 0.1f});
+                  }),
                   "does not support label smoothing");
-  EXPECT_CONTAINS(error_message([&] { h.loss(hidden, Tensor::from_ids({2}, std::vector<int32_t>{1, 13}), {}); }),
+  EXPECT_CONTAINS(error_message([&] {
+                    h.loss(hidden, Tensor::from_ids({2}, std::vector<int32_t>{1, 13}), {});
+                  }),
                   "target 13 at row 1 out of range [0, 13)");
-  EXPECT_CONTAINS(error_message([&] { h.loss(hidden, Tensor::from_ids({3}, std::vector<int32_t>{1, 2, 3}), {}); }), "need 2 targets");
+  EXPECT_CONTAINS(error_message([&] {
+                    h.loss(hidden, Tensor::from_ids({3}, std::vector<int32_t>{1, 2, 3}), {});
+                  }),
+                  "need 2 targets");
 }
 
 // Under bf16 every GEMM shape is a cached oneDNN primitive: the tails' row counts,
@@ -263,13 +288,42 @@ TEST(AdaptiveSoftmax, Bf16LossFollowsFp32WithABoundedSetOfGemmShapes) {
   sweep(nullptr);
   EXPECT_EQ(gemm_primitives_created() - before, first) << "the second pass creates no primitive";
   // Six GEMMs per tail shape (two forward, two backward per Linear): far fewer sizes than row counts seen.
-  EXPECT_LT(first, 6 * static_cast<int64_t>(sizes.size()) / 3) << first << " primitives for " << sizes.size() << " row counts";
+  EXPECT_LT(first, 6 * static_cast<int64_t>(sizes.size()) / 3)
+      << first << " primitives for " << sizes.size() << " row counts";
 
   Tensor t = random_ids({rows}, 40, 16);
   const double bf16_loss = h.loss(hidden, t, {}).item();
   PrecisionScope fp32(Precision::F32);
   const double fp32_loss = h.loss(hidden, t, {}).item();
   EXPECT_NEAR(bf16_loss, fp32_loss, 1e-2 * fp32_loss);
+}
+
+// Under bf16 a cluster's 17 rows run as 20 and 33 rows as 40 (padding that repeats the
+// cluster's first row with an ignored target): the padding adds no loss and no gradient,
+// so the loss and every row's gradient follow fp32's within bf16 rounding.
+TEST(AdaptiveSoftmax, Bf16PaddingRowsAddNoLossAndNoGradient) {
+  if (!cpu_has_avx512_bf16()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  AdaptiveSoftmaxHead h(16, 40, options({8, 20}, 2.0, false));
+  randomize(h, 17);
+  const int64_t rows = 64;
+  Tensor t = Tensor::empty({rows}, DType::I32);
+  for (int64_t r = 0; r < rows; ++r)
+    t.data_i32()[r] = static_cast<int32_t>(r < 17 ? 8 + r % 12 : r < 50 ? 20 + r % 20 : r % 8);
+  auto run = [&](Precision precision, double* loss) {
+    PrecisionScope scope(precision);
+    const Variable hidden(random_tensor({rows, 16}, 18), true);
+    Variable l = h.loss(hidden, t, {});
+    *loss = l.item();
+    l.backward();
+    return hidden.grad().copy();
+  };
+  double bf16_loss = 0.0, fp32_loss = 0.0;
+  const Tensor g16 = run(Precision::BF16, &bf16_loss), g32 = run(Precision::F32, &fp32_loss);
+  EXPECT_NEAR(bf16_loss, fp32_loss, 2e-3 * fp32_loss);
+  double scale = 0.0;
+  for (int64_t i = 0; i < g32.numel(); ++i) scale = std::max(scale, std::fabs(double(g32.at(i))));
+  for (int64_t i = 0; i < g32.numel(); ++i)
+    ASSERT_NEAR(g16.at(i), g32.at(i), 2e-2 * scale) << "row " << i / 16 << " column " << i % 16;
 }
 
 }  // namespace

@@ -14,7 +14,8 @@ using namespace tfm::testing;
 // A user's own head, registered here as a user would: logits = hidden · Wᵀ · 2.
 class DoubledHead : public OutputHead {
  public:
-  DoubledHead(const HeadContext& ctx, const nlohmann::json&) : weight(random_tensor({ctx.vocab_size, ctx.d_model}, 1), true) {
+  DoubledHead(const HeadContext& ctx, const nlohmann::json&)
+      : weight(random_tensor({ctx.vocab_size, ctx.d_model}, 1), true) {
     register_parameter("weight", weight);
   }
   Variable logits(const Variable& hidden) override { return scale(linear(hidden, weight, Variable()), 2.0f); }
@@ -35,7 +36,9 @@ TEST(HeadSlot, UnknownOrMalformedHeadsAreErrorsNamingTheSlot) {
   const std::string unknown = error_message([] { parse_head_slot("adaptiv", "model.head"); });
   EXPECT_CONTAINS(unknown, "config: model.head: unknown head \"adaptiv\" (one of: adaptive, linear, test_doubled)");
   EXPECT_CONTAINS(unknown, "(did you mean \"adaptive\"?)");
-  EXPECT_CONTAINS(error_message([] { parse_head_slot({{"cutoffs", {4}}}, "model.head"); }),
+  EXPECT_CONTAINS(error_message([] {
+                    parse_head_slot({{"cutoffs", {4}}}, "model.head");
+                  }),
                   "config: model.head: expected {\"type\": NAME, ...}");
   EXPECT_CONTAINS(error_message([] { parse_head_slot(3, "model.head"); }), "config: model.head: expected");
 }
@@ -58,13 +61,15 @@ TEST(HeadRegistry, EntriesDeclareWhetherTheyCanTieAndTheirKeys) {
 
 TEST(LinearHead, UntiedOwnsItsWeightAndTiedUsesTheEmbedding) {
   const Tensor hidden = random_tensor({2, 3, 5}, 2);
-  std::unique_ptr<OutputHead> untied = create_head({"linear"}, {.d_model = 5, .vocab_size = 7, .tied_embedding = nullptr});
+  std::unique_ptr<OutputHead> untied =
+      create_head({"linear"}, {.d_model = 5, .vocab_size = 7, .tied_embedding = nullptr});
   auto params = untied->named_parameters();
   ASSERT_EQ(params.size(), 1u);
   EXPECT_EQ(params[0].first, "weight");
   EXPECT_EQ(params[0].second->shape(), Shape({7, 5}));
   const Variable embedding = random_param({7, 5}, 3);
-  std::unique_ptr<OutputHead> tied = create_head({"linear"}, {.d_model = 5, .vocab_size = 7, .tied_embedding = &embedding});
+  std::unique_ptr<OutputHead> tied =
+      create_head({"linear"}, {.d_model = 5, .vocab_size = 7, .tied_embedding = &embedding});
   EXPECT_TRUE(tied->named_parameters().empty());
   const Variable logits = tied->logits(Variable(hidden));
   ASSERT_EQ(logits.shape(), Shape({2, 3, 7}));
@@ -77,12 +82,15 @@ TEST(LinearHead, UntiedOwnsItsWeightAndTiedUsesTheEmbedding) {
   // The default loss is the cross-entropy of the logits.
   const Tensor targets = Tensor::from_ids({2, 3}, std::vector<int32_t>{0, 6, 2, -100, 3, 1});
   EXPECT_EQ(tied->loss(Variable(hidden), targets, {}).item(), cross_entropy(logits, targets, {}).item());
-  EXPECT_CONTAINS(error_message([] { create_head({"linear", {{"bias", true}}}, {.d_model = 5, .vocab_size = 7}); }),
+  EXPECT_CONTAINS(error_message([] {
+                    create_head({"linear", {{"bias", true}}}, {.d_model = 5, .vocab_size = 7});
+                  }),
                   "model.head \"linear\" takes no options");
 }
 
 TEST(HeadRegistry, AUserHeadPlugsInByName) {
-  std::unique_ptr<OutputHead> h = create_head(parse_head_slot("test_doubled", "model.head"), {.d_model = 4, .vocab_size = 6});
+  std::unique_ptr<OutputHead> h =
+      create_head(parse_head_slot("test_doubled", "model.head"), {.d_model = 4, .vocab_size = 6});
   auto* doubled = dynamic_cast<DoubledHead*>(h.get());
   ASSERT_NE(doubled, nullptr);
   const Variable hidden(random_tensor({3, 4}, 4));

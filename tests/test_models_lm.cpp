@@ -175,7 +175,8 @@ TEST(LmHead, AdaptiveHeadConfigDefaultsToUntiedAndRoundTrips) {
   EXPECT_CONTAINS(error_message([] { LmConfig::parse(tiny({{"head", "adaptve"}})); }),
                   "config: model.head: unknown head \"adaptve\"");
   // The head's own options are checked when the model is built (they need the vocabulary).
-  EXPECT_CONTAINS(error_message([] { LanguageModel m(LmConfig::parse(tiny({{"head", {{"type", "adaptive"}, {"cutoffs", {3, 7}}}}}))); }),
+  const nlohmann::json bad_cutoffs = {{"type", "adaptive"}, {"cutoffs", {3, 7}}};
+  EXPECT_CONTAINS(error_message([&] { LanguageModel m(LmConfig::parse(tiny({{"head", bad_cutoffs}}))); }),
                   "model.head.cutoffs[1] = 7 is outside (0, vocab_size = 7)");
   LanguageModel model(c);
   std::map<std::string, Shape> head;

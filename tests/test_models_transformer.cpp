@@ -211,7 +211,8 @@ TEST(TransformerHead, LinearIsTheDefaultAndAdaptiveScoresNormalisedLogProbabilit
   const TransformerConfig c = TransformerConfig::parse(tiny({{"head", kAdaptive}}));
   EXPECT_FALSE(c.tie_embeddings);
   EXPECT_EQ(c.to_json()["head"], kAdaptive);
-  EXPECT_CONTAINS(error_message([] { TransformerConfig::parse(tiny({{"head", kAdaptive}, {"tie_embeddings", true}})); }),
+  EXPECT_CONTAINS(
+      error_message([] { TransformerConfig::parse(tiny({{"head", kAdaptive}, {"tie_embeddings", true}})); }),
                   "cannot share the target embedding: set model.tie_embeddings to false");
   EncoderDecoder model(c);
   EXPECT_EQ(model.head->named_parameters().size(), 5u);  // head.weight, tail.{0,1}.{0,1}.weight
@@ -223,7 +224,8 @@ TEST(TransformerHead, LinearIsTheDefaultAndAdaptiveScoresNormalisedLogProbabilit
   batch.input = random_ids({2, kTarget}, kVocab, 33);
   batch.target = random_ids({2, kTarget}, kVocab, 34);
   batch.target.data_i32()[kTarget + 4] = -100;
-  const Tensor lp = model.decode(batch.input, model.encode(batch.source, batch.source_padding), batch.source_padding).data();
+  const Variable memory = model.encode(batch.source, batch.source_padding);
+  const Tensor lp = model.decode(batch.input, memory, batch.source_padding).data();
   double nll = 0.0;
   for (int64_t r = 0; r < 2 * kTarget; ++r) {
     double total = 0.0;

@@ -23,7 +23,7 @@ using namespace tfm::testing;
 
 // About 20 KB of lines of words.
 std::string corpus() {
-  static const std::vector<std::string> words = {"the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog",
+  static const std::vector<std::string> words = {"the", "quick", "brown", "fox", "jumps", "over",  "lazy", "dog",
                                                  "and", "cat",   "sat",   "on",  "mat",   "while", "bird", "sings"};
   std::mt19937 gen(3);
   std::string text;
@@ -54,15 +54,23 @@ class ToolLmHead : public ::testing::Test {
     const std::string text = corpus();
     dir_.file("corpus.txt", text);
     dir_.file("val.txt", text.substr(1000, 17));  // seq_len + 1 characters: exactly one window
-    const nlohmann::json config = {
-        {"model",
-         {{"type", "lm"}, {"n_layer", 1}, {"d_model", 16}, {"n_head", 2}, {"seq_len", 16},
-          {"head", {{"type", "adaptive"}, {"cutoffs", {6, 14}}, {"div_value", 2.0}}}}},
-        {"tokenizer", {{"type", "char"}}},
-        {"data", {{"train", {"corpus.txt"}}, {"val", {"val.txt"}}}},
-        {"optim", {{"lr", 0.01}}},
-        {"train", {{"batch_size", 4}, {"max_steps", 12}, {"eval_every", 12}, {"eval_batches", 2}, {"log_every", 1},
-                   {"threads", 1}}}};
+    const nlohmann::json config = {{"model",
+                                    {{"type", "lm"},
+                                     {"n_layer", 1},
+                                     {"d_model", 16},
+                                     {"n_head", 2},
+                                     {"seq_len", 16},
+                                     {"head", {{"type", "adaptive"}, {"cutoffs", {6, 14}}, {"div_value", 2.0}}}}},
+                                   {"tokenizer", {{"type", "char"}}},
+                                   {"data", {{"train", {"corpus.txt"}}, {"val", {"val.txt"}}}},
+                                   {"optim", {{"lr", 0.01}}},
+                                   {"train",
+                                    {{"batch_size", 4},
+                                     {"max_steps", 12},
+                                     {"eval_every", 12},
+                                     {"eval_batches", 2},
+                                     {"log_every", 1},
+                                     {"threads", 1}}}};
     dir_.file("cfg.json", config.dump(2));
   }
   ProcessResult run(const std::string& args) const { return tfm(args, dir_.path()); }
@@ -101,7 +109,8 @@ TEST_F(ToolLmHead, AdaptiveHeadTrainsScoresTheValidationLossAndGenerates) {
   EXPECT_EQ(g1.out.size(), 4 + 30 + 1u);
   EXPECT_EQ(g1.out, g2.out);
   EXPECT_NE(g1.out, g3.out);
-  const ProcessResult greedy = run("generate run/checkpoints/last.safetensors --prompt 'the ' --tokens 10 --temperature 0");
+  const ProcessResult greedy =
+      run("generate run/checkpoints/last.safetensors --prompt 'the ' --tokens 10 --temperature 0");
   ASSERT_EQ(greedy.code, 0) << greedy.err;
 }
 

@@ -194,7 +194,8 @@ inline Vector adaptive_log_probs(const Params& p, const Vector& h, const LmShape
     const double a = static_cast<double>(s.d), b = std::pow(s.div_value, static_cast<double>(i + 1));
     const size_t width = static_cast<size_t>(std::round((a - std::fmod(a, b)) / b));
     const std::string t = "head.tail." + std::to_string(i);
-    const Vector z = log_softmax(linear(p, t + ".1", linear(p, t + ".0", h, width, false), bounds[i + 1] - bounds[i], false));
+    const Vector projected = linear(p, t + ".0", h, width, false);
+    const Vector z = log_softmax(linear(p, t + ".1", projected, bounds[i + 1] - bounds[i], false));
     for (double v : z) out.push_back(head[bounds[0] + i] + v);
   }
   return out;
