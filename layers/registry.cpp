@@ -24,7 +24,7 @@ LayerSlot LayerSlot::parse(const nlohmann::json& value, const std::string& fallb
   return parse(LayerRegistry::table(), value, fallback, key_path);
 }
 
-LayerSlot LayerSlot::parse_unchecked(const nlohmann::json& value, const std::string& fallback,
+LayerSlot LayerSlot::parse_form(const nlohmann::json& value, const std::string& fallback,
                                      const std::string& key_path) {
   LayerSlot slot{fallback};
   if (value.is_string()) {

@@ -61,7 +61,7 @@ struct LayerSlot {
   template <typename Table>
   static LayerSlot parse(const Table& table, const nlohmann::json& value, const std::string& fallback,
                          const std::string& key_path) {
-    LayerSlot slot = parse_unchecked(value, fallback, key_path);
+    LayerSlot slot = parse_form(value, fallback, key_path);
     const auto& entry = table.get(slot.type, "config: " + key_path);
     // An entry that declares its keys gets only those (one that declares none checks its own).
     if (!entry.keys.empty())
@@ -75,8 +75,8 @@ struct LayerSlot {
   }
   // The feed-forward slot (LayerRegistry).
   static LayerSlot parse(const nlohmann::json& value, const std::string& fallback, const std::string& key_path);
-  static LayerSlot parse_unchecked(const nlohmann::json& value, const std::string& fallback,
-                                   const std::string& key_path);
+  // The same form without looking the name up.
+  static LayerSlot parse_form(const nlohmann::json& value, const std::string& fallback, const std::string& key_path);
   // The name alone when there are no options, so old configs stay as they were.
   nlohmann::json to_json() const;
   // A feed-forward layer (LayerRegistry).

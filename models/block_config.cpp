@@ -56,6 +56,12 @@ void BlockConfig::parse_block(ConfigReader& r) {
   parse_norm(r, *this);
   attention = LayerSlot::parse(attention_registry(), r.get_json("attention"), attention.type, "model.attention");
   ffn = LayerSlot::parse(LayerRegistry::table(), r.get_json("ffn"), ffn.type, "model.ffn");
+  // "head" before "tie_embeddings": tying defaults to whether the head can share the embedding.
+  head = parse_head_slot(r.get_json("head"), "model.head");
+  const bool can_tie = head_registry().get(head.type).extra.ties_to_embedding;
+  tie_embeddings = r.get_bool("tie_embeddings", can_tie);
+  TFM_CHECK(!tie_embeddings || can_tie, "config: model.tie_embeddings = true, but model.head \"", head.type,
+            "\" cannot share the token embedding: set model.tie_embeddings to false");
 }
 
 void BlockConfig::check_block() const {
@@ -76,6 +82,12 @@ void BlockConfig::write_block(nlohmann::json& j) const {
   j["norm_placement"] = pre_norm ? "pre" : "post";
   j["attention"] = attention.to_json();
   j["ffn"] = ffn.to_json();
+  j["tie_embeddings"] = tie_embeddings;
+  if (const nlohmann::json head_json = head_slot_json(head); !head_json.is_null()) j["head"] = head_json;
+}
+
+std::unique_ptr<OutputHead> BlockConfig::make_head(int64_t vocab_size, const Variable& embedding) const {
+  return create_head(head, {d_model, vocab_size, tie_embeddings ? &embedding : nullptr});
 }
 
 NormContext BlockConfig::norm_context(bool bias) const {
@@ -119,6 +131,9 @@ std::vector<ConfigKey> BlockConfig::entry_keys(std::vector<ConfigKey> first, con
        "pre | post (norm before each sublayer, or after the residual add)"},
       {"attention", "string|object", "\"multi_head\"", "registered attention sublayer (model.attention below)"},
       {"ffn", "string|object", "\"feed_forward\"", "registered layer for the feed-forward sublayer (model.ffn below)"},
+      {"head", "string|object", "\"linear\"", "registered output head (model.head below)"},
+      {"tie_embeddings", "bool", "true",
+       "the output head shares the (target) token embedding (default false for a head that cannot)"},
   };
   first.insert(first.end(), block.begin(), block.end());
   first.insert(first.end(), rest.begin(), rest.end());

@@ -11,6 +11,7 @@
 #include "core/config.h"
 #include "core/registry.h"
 #include "layers/attention.h"
+#include "layers/head.h"
 #include "layers/norm.h"
 #include "layers/registry.h"
 
@@ -32,10 +33,13 @@ struct BlockConfig {
   LayerSlot attention{"multi_head"};
   LayerSlot ffn{"feed_forward"};
   LayerSlot norm{"layernorm"};  // options other than eps, for a registered norm of one's own
+  LayerSlot head{"linear"};     // the output head (layers/head.h)
+  bool tie_embeddings = true;   // the output shares the (target) token embedding; default: whether the head can
 
   // Reads n_head, d_model, d_ff, activation, the dropouts, layer_norm_eps, norm,
-  // norm_placement, attention and ffn from r, with this object's values as the
-  // defaults (d_ff: 4·d_model when absent).
+  // norm_placement, attention, ffn, head and tie_embeddings from r, with this
+  // object's values as the defaults (d_ff: 4·d_model when absent; tie_embeddings:
+  // whether the head can share the embedding).
   void parse_block(ConfigReader& r);
   // Writes the same keys.
   void write_block(nlohmann::json& j) const;
@@ -47,6 +51,8 @@ struct BlockConfig {
   std::unique_ptr<SequenceLayer> make_ffn(bool bias = true) const;
   AttentionContext attention_context(int64_t window = 0, const AttentionLayout& layout = {}) const;
   std::unique_ptr<AttentionLayer> make_attention(int64_t window = 0, const AttentionLayout& layout = {}) const;
+  // The head over the vocabulary, reading embedding when tie_embeddings.
+  std::unique_ptr<OutputHead> make_head(int64_t vocab_size, const Variable& embedding) const;
 
   // A model entry's keys: its own first keys, the block keys above with this
   // object's defaults, then its other keys.

@@ -37,7 +37,6 @@ LmConfig LmConfig::parse(const nlohmann::json& model) {
   c.parse_block(r);
   c.seq_len = r.get_int("seq_len", c.seq_len, 1, 1 << 20);
   c.vocab_size = r.get_int("vocab_size", 0, 0, 1 << 24);
-  c.tie_embeddings = r.get_bool("tie_embeddings", c.tie_embeddings);
   c.bias = r.get_bool("bias", c.bias);
   parse_attention(r, c);
   r.finish();
@@ -59,7 +58,6 @@ nlohmann::json LmConfig::to_json() const {
                       {"pos_emb", position_encoding_name(pos_emb)},
                       {"rope_theta", rope_theta},
                       {"bias", bias},
-                      {"tie_embeddings", tie_embeddings},
                       {"attention_window", attention_window}};
   write_block(j);
   return j;
@@ -131,10 +129,8 @@ LanguageModel::LanguageModel(const LmConfig& c)
     register_module("blocks." + std::to_string(i), *blocks.back());
   }
   register_module("ln_f", *ln_f);
-  if (!c.tie_embeddings) {
-    head = std::make_unique<Linear>(c.d_model, c.vocab_size, /*bias=*/false);
-    register_module("head", *head);
-  }
+  head = c.make_head(c.vocab_size, tok_emb.weight);
+  register_module("head", *head);
   register_module("emb_dropout", emb_dropout_);
   init_weights(default_generator());
 }
@@ -142,11 +138,6 @@ LanguageModel::LanguageModel(const LmConfig& c)
 void LanguageModel::init_weights(Generator& gen) {
   // GPT-2 / nanoGPT; each module declares which of its parameters feed the residual stream.
   reset_parameters(InitScheme::gpt2(config_.n_layer), gen);
-}
-
-Variable LanguageModel::logits(const Variable& hidden) const {
-  Variable h = ln_f->forward(hidden);
-  return head ? head->forward(h) : linear(h, tok_emb.weight, Variable());
 }
 
 namespace {
@@ -165,21 +156,23 @@ Variable LanguageModel::embed(const Tensor& ids, int64_t start) const {
   return x;  // "rope" (inside attention) or "none"
 }
 
-Variable LanguageModel::forward(const Tensor& ids) {
+Variable LanguageModel::features(const Tensor& ids) {
   TFM_CHECK(ids.ndim() == 2 && ids.dtype() == DType::I32, "lm: ids must be I32 [batch, len], found ",
             dtype_name(ids.dtype()), " ", ids.shape());
   const int64_t T = ids.dim(1);
   TFM_CHECK(T >= 1 && T <= config_.seq_len, "lm: sequence length ", T, " exceeds model.seq_len = ", config_.seq_len);
   Variable x = emb_dropout_(embed(ids, 0));
   for (auto& block : blocks) x = block->forward(x);
-  return logits(x);
+  return ln_f->forward(x);
 }
+
+Variable LanguageModel::forward(const Tensor& ids) { return head->logits(features(ids)); }
 
 Variable LanguageModel::loss(const Batch& batch, const CrossEntropyOptions& options) {
   TFM_CHECK(batch.target.defined() && batch.target.shape() == batch.input.shape(), "lm: target shape ",
             batch.target.defined() ? batch.target.shape().str() : "undefined", " differs from input ",
             batch.input.shape());
-  return cross_entropy(forward(batch.input), batch.target, options);
+  return head->loss(features(batch.input), batch.target, options);
 }
 
 Variable LanguageModel::forward_cached(const Tensor& ids, std::vector<KVCache>& caches) {
@@ -189,7 +182,7 @@ Variable LanguageModel::forward_cached(const Tensor& ids, std::vector<KVCache>& 
   TFM_CHECK(start + n <= config_.seq_len, "lm: ", start + n, " positions exceed model.seq_len = ", config_.seq_len);
   Variable x = embed(ids, start);
   for (size_t i = 0; i < blocks.size(); ++i) x = blocks[i]->forward_cached(x, caches[i], config_.seq_len);
-  return logits(x);
+  return head->logits(ln_f->forward(x));
 }
 
 namespace {
@@ -202,7 +195,6 @@ std::vector<ConfigKey> lm_keys() {
        {"pos_emb", "string", "\"learned\"", "learned | sinusoidal | rope | none"},
        {"rope_theta", "number", "10000", "base of the rotary angles (pos_emb \"rope\")"},
        {"bias", "bool", "true", "false: no bias in any Linear or norm"},
-       {"tie_embeddings", "bool", "true", "output head shares the token embedding"},
        {"attention_window", "int", "0", "0 = global; w = each position sees the w most recent"}});
 }
 }  // namespace

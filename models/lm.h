@@ -5,7 +5,8 @@
 // x += attn(ln1(x)); x += ffn(ln2(x)); post-norm: x = ln1(x + attn(x));
 // x = ln2(x + ffn(x))) with LayerNorm or RMSNorm, multi-head or grouped-query
 // attention and a registered feed-forward layer (feed_forward, swiglu, ...);
-// a final norm ln_f; output head tied to the token embedding or separate (no bias).
+// a final norm ln_f; a registered output head (layers/head.h: "linear", tied to
+// the token embedding or separate, no bias; "adaptive" softmax; ...).
 #include <memory>
 #include <vector>
 
@@ -30,7 +31,6 @@ struct LmConfig : BlockConfig {
   PositionEncoding pos_emb = PositionEncoding::Learned;
   double rope_theta = 10000.0;  // base of the rotary angles (pos_emb "rope")
   bool bias = true;             // biases of every Linear and norm (the head has none either way)
-  bool tie_embeddings = true;
   int64_t attention_window = 0;  // 0: global
 
   // Validates every key (see docs/config.md); vocab_size 0 means "from the tokenizer".
@@ -63,7 +63,8 @@ class LanguageModel : public Model {
   int64_t vocab_size() const override { return config_.vocab_size; }
   int64_t max_len() const override { return config_.seq_len; }
 
-  // ids [B, T] (T <= seq_len) → logits [B, T, vocab]
+  // ids [B, T] (T <= seq_len) → logits [B, T, vocab] (the head's scores: for a
+  // normalised head such as "adaptive", the log-probabilities)
   Variable forward(const Tensor& ids);
   Variable loss(const Batch& batch, const CrossEntropyOptions& options = {}) override;
   void init_weights(Generator& gen) override;
@@ -76,10 +77,11 @@ class LanguageModel : public Model {
   std::unique_ptr<Embedding> pos_emb;  // pos_emb "learned" only
   std::vector<std::unique_ptr<LmBlock>> blocks;
   std::unique_ptr<SequenceLayer> ln_f;
-  std::unique_ptr<Linear> head;  // null when tied
+  std::unique_ptr<OutputHead> head;  // "linear" tied to tok_emb has no tensor of its own
 
  private:
-  Variable logits(const Variable& hidden) const;
+  // ln_f of the last block's output for ids [B, T]: what the head reads.
+  Variable features(const Tensor& ids);
   // Token plus absolute position encoding of ids [B, n] at positions start … start + n − 1.
   Variable embed(const Tensor& ids, int64_t start) const;
   Tensor sinusoids_;  // [seq_len, d_model], pos_emb "sinusoidal" only

@@ -28,7 +28,6 @@ TransformerConfig TransformerConfig::parse(const nlohmann::json& model) {
   c.max_len = r.get_int("seq_len", c.max_len, 1, 1 << 20);
   c.vocab_size = r.get_int("vocab_size", 0, 0, 1 << 24);
   c.share_embeddings = r.get_bool("share_embeddings", c.share_embeddings);
-  c.tie_embeddings = r.get_bool("tie_embeddings", c.tie_embeddings);
   r.finish();
   c.check_block();
   return c;
@@ -40,8 +39,7 @@ nlohmann::json TransformerConfig::to_json() const {
                       {"n_decoder_layers", n_decoder_layers},
                       {"seq_len", max_len},
                       {"vocab_size", vocab_size},
-                      {"share_embeddings", share_embeddings},
-                      {"tie_embeddings", tie_embeddings}};
+                      {"share_embeddings", share_embeddings}};
   write_block(j);
   return j;
 }
@@ -139,10 +137,8 @@ EncoderDecoder::EncoderDecoder(const TransformerConfig& c)
   }
   register_module("encoder", encoder);
   register_module("decoder", decoder);
-  if (!c.tie_embeddings) {
-    head = std::make_unique<Linear>(c.d_model, c.vocab_size, /*bias=*/false);
-    register_module("head", *head);
-  }
+  head = c.make_head(c.vocab_size, target_embedding().weight);
+  register_module("head", *head);
   register_module("dropout", dropout_);
   init_weights(default_generator());
 }
@@ -162,10 +158,6 @@ Variable EncoderDecoder::embed(const Embedding& table, const Tensor& ids, int64_
   return dropout_(x + Variable(positions_.slice(offset, offset + T)));
 }
 
-Variable EncoderDecoder::project(const Variable& hidden) const {
-  return head ? head->forward(hidden) : linear(hidden, target_embedding().weight, Variable());
-}
-
 Variable EncoderDecoder::encode(const Tensor& source, const Tensor& source_padding) {
   Variable x = embed(source_embedding(), source, 0);
   const AttentionMask mask{.causal = false, .key_padding = source_padding};
@@ -175,6 +167,11 @@ Variable EncoderDecoder::encode(const Tensor& source, const Tensor& source_paddi
 
 Variable EncoderDecoder::decode(const Tensor& target_in, const Variable& memory, const Tensor& source_padding,
                                 Tensor* cross_weights, int64_t weights_layer) {
+  return head->logits(decoder_states(target_in, memory, source_padding, cross_weights, weights_layer));
+}
+
+Variable EncoderDecoder::decoder_states(const Tensor& target_in, const Variable& memory,
+                                        const Tensor& source_padding, Tensor* cross_weights, int64_t weights_layer) {
   const int64_t n_layers = static_cast<int64_t>(decoder.layers.size());
   if (weights_layer < 0) weights_layer = n_layers - 1;
   TFM_CHECK(weights_layer < n_layers, "transformer: decoder layer ", weights_layer, " out of range [0, ", n_layers,
@@ -184,8 +181,7 @@ Variable EncoderDecoder::decode(const Tensor& target_in, const Variable& memory,
   for (size_t i = 0; i < decoder.layers.size(); ++i)
     x = decoder.layers[i]->forward(x, memory, mask,
                                    static_cast<int64_t>(i) == weights_layer ? cross_weights : nullptr);
-  if (decoder.ln_f) x = decoder.ln_f->forward(x);
-  return project(x);
+  return decoder.ln_f ? decoder.ln_f->forward(x) : x;
 }
 
 Variable EncoderDecoder::loss(const Batch& batch, const CrossEntropyOptions& options) {
@@ -193,7 +189,7 @@ Variable EncoderDecoder::loss(const Batch& batch, const CrossEntropyOptions& opt
   TFM_CHECK(batch.target.defined() && batch.target.shape() == batch.input.shape(),
             "transformer: target shape differs from decoder input ", batch.input.shape());
   Variable memory = encode(batch.source, batch.source_padding);
-  return cross_entropy(decode(batch.input, memory, batch.source_padding), batch.target, options);
+  return head->loss(decoder_states(batch.input, memory, batch.source_padding, nullptr, -1), batch.target, options);
 }
 
 DecoderState EncoderDecoder::start_decoding(const Tensor& source, const Tensor& source_padding, int64_t capacity) {
@@ -214,7 +210,7 @@ Variable EncoderDecoder::decode_step(const Tensor& target_ids, DecoderState& s) 
     x = decoder.layers[i]->forward_cached(x, s.memory, s.memory_mask, s.self_caches[i], s.cross_caches[i],
                                           s.capacity > 0 ? s.capacity : config_.max_len);
   if (decoder.ln_f) x = decoder.ln_f->forward(x);
-  return project(x);
+  return head->logits(x);
 }
 
 std::vector<std::vector<int32_t>> EncoderDecoder::greedy(const Tensor& source, const Tensor& source_padding,
@@ -320,8 +316,7 @@ std::vector<ConfigKey> transformer_keys() {
                                          {"n_decoder_layers", "int", "n_layer", "decoder layers"}},
                                         {{"seq_len", "int", "256", "longest sentence (positions)"},
                                          {"vocab_size", "int", "0", "0 = from the tokenizer (one joint vocabulary)"},
-                                         {"share_embeddings", "bool", "true", "one embedding for source and target"},
-                                         {"tie_embeddings", "bool", "true", "output projection shares the target embedding"}});
+                                         {"share_embeddings", "bool", "true", "one embedding for source and target"}});
 }
 }  // namespace
 

@@ -23,7 +23,6 @@ struct TransformerConfig : BlockConfig {
   int64_t n_encoder_layers = 6, n_decoder_layers = 6;
   int64_t max_len = 256, vocab_size = 0;
   bool share_embeddings = true;  // one `emb` for source and target
-  bool tie_embeddings = true;    // output projection = target embedding
 
   static TransformerConfig parse(const nlohmann::json& model);
   nlohmann::json to_json() const;
@@ -96,7 +95,7 @@ class EncoderDecoder : public Seq2SeqModel {
 
   // source [B, S] → memory [B, S, d]; source_padding [B, S] or undefined.
   Variable encode(const Tensor& source, const Tensor& source_padding);
-  // Decoder over target ids [B, T] → logits [B, T, V]; cross_weights of decoder
+  // Decoder over target ids [B, T] → logits [B, T, V] (the head's scores); cross_weights of decoder
   // layer weights_layer (-1: the last) on request ([B, n_head, T, S]).
   Variable decode(const Tensor& target_in, const Variable& memory, const Tensor& source_padding,
                   Tensor* cross_weights = nullptr, int64_t weights_layer = -1);
@@ -119,11 +118,13 @@ class EncoderDecoder : public Seq2SeqModel {
   std::unique_ptr<Embedding> emb, src_emb, tgt_emb;  // emb when shared, else src_emb and tgt_emb
   EncoderStack encoder;
   DecoderStack decoder;
-  std::unique_ptr<Linear> head;  // null when tied
+  std::unique_ptr<OutputHead> head;  // "linear" tied to the target embedding has no tensor of its own
 
  private:
   Variable embed(const Embedding& table, const Tensor& ids, int64_t position_offset);
-  Variable project(const Variable& hidden) const;
+  // The decoder's last states [B, T, d], what the head reads.
+  Variable decoder_states(const Tensor& target_in, const Variable& memory, const Tensor& source_padding,
+                          Tensor* cross_weights, int64_t weights_layer);
   const Embedding& source_embedding() const { return emb ? *emb : *src_emb; }
   const Embedding& target_embedding() const { return emb ? *emb : *tgt_emb; }
   TransformerConfig config_;

@@ -4,7 +4,9 @@
 # mean per-token NLL within a relative 2e-4 of tfm's):
 # - lm: pre/post-LN, tied/untied, gelu/gelu_tanh/relu, global/local attention, char/word/byte tokens,
 #   and the modern blocks (RMSNorm, rotary/sinusoidal/no positions, SwiGLU, grouped-query and
-#   multi-query attention, no biases), on a held-out text (`tfm perplexity CHECKPOINT TEXT`);
+#   multi-query attention, no biases), and the adaptive softmax head (model.head, loaded into PyTorch's
+#   nn.AdaptiveLogSoftmaxWithLoss, its NLL within a relative 1e-6), on a held-out text
+#   (`tfm perplexity CHECKPOINT TEXT`);
 # - transformer: post-/pre-LN, shared/separate source and target embeddings, tied/untied output,
 #   relu/gelu/gelu_tanh, unequal encoder and decoder depths;
 # - rnn-attention: dot/general/concat scores, global/local-m/local-p/none, with and without input feeding,
@@ -62,7 +64,7 @@ cat > rnn.json <<'JSON'
  "optim": {"lr": 0.03},
  "train": {"batch_tokens": 400, "max_steps": 150, "eval_every": 150, "log_every": 150, "eval_bleu": false}}
 JSON
-# config|overrides
+# config|overrides[|tolerance]
 variants=(
   "lm|"
   "lm|--set model.norm=post --set model.tie_embeddings=false"
@@ -73,6 +75,8 @@ variants=(
   "lm|--set model.norm=rmsnorm --set model.norm_placement=post --set model.pos_emb=sinusoidal --set model.n_head=4 --set model.n_kv_head=1 --set model.attention_window=5 --set model.tie_embeddings=false"
   "lm|--set model.pos_emb=rope --set model.rope_theta=500 --set model.bias=false --set model.activation=relu --set tokenizer.type=word"
   "lm|--set model.pos_emb=none --set model.ffn=swiglu --set model.layer_norm_eps=1e-3"
+  "lm|--set model.head.type=adaptive --set model.head.cutoffs=[4,10] --set model.head.div_value=3.2 --set model.head.head_bias=true|1e-6"
+  "lm|--set model.head.type=adaptive --set model.head.cutoffs=[5] --set tokenizer.type=word --set model.norm=rmsnorm --set model.pos_emb=rope|1e-6"
   "transformer|"
   "transformer|--set model.norm=pre --set model.activation=gelu --set model.n_decoder_layers=1 --set model.tie_embeddings=false --set model.layer_norm_eps=1e-6"
   "transformer|--set model.share_embeddings=false --set model.tie_embeddings=false --set model.activation=gelu_tanh"
@@ -89,13 +93,16 @@ i=0
 for entry in "${variants[@]}"; do
   i=$((i + 1))
   config=${entry%%|*}
-  v=${entry#*|}
+  rest=${entry#*|}
+  v=${rest%%|*}
+  tolerance=()
+  if [[ $rest == *"|"* ]]; then tolerance=(--tolerance "${rest#*|}"); fi
   # shellcheck disable=SC2086
   "$tfm" train "$config.json" $v --out "run$i" --quiet > /dev/null
   echo "variant $i: $config ${v:-default}"
   checkpoint="run$i/checkpoints/last.safetensors"
   if [[ $config == lm ]]; then
-    /usr/bin/python3 "$root/scripts/torch_interop.py" "$checkpoint" heldout.txt --tfm "$tfm"
+    /usr/bin/python3 "$root/scripts/torch_interop.py" "$checkpoint" heldout.txt --tfm "$tfm" "${tolerance[@]}"
   else
     /usr/bin/python3 "$root/scripts/torch_interop.py" "$checkpoint" --source heldout.src --target heldout.tgt \
       --greedy --tfm "$tfm"

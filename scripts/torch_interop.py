@@ -6,7 +6,9 @@ a PyTorch model written from the model description in docs/checkpoint-format.md
 and compares the per-token negative log-likelihood with tfm's:
 
 - decoder-only LM (`lm`): a text scored with tfm's perplexity rule, against
-  `tfm perplexity CHECKPOINT TEXTFILE --json`;
+  `tfm perplexity CHECKPOINT TEXTFILE --json`; an adaptive softmax head
+  ("head": {"type": "adaptive", ...}) is loaded into PyTorch's own
+  nn.AdaptiveLogSoftmaxWithLoss, whose per-token log-probabilities score the text;
 - encoder-decoders (`transformer`, `rnn-attention`, scripts/torch_seq2seq.py):
   target sentences given source sentences, teacher-forced, against
   `tfm perplexity CHECKPOINT --source SRC --target TGT --json`; with --greedy
@@ -206,10 +208,16 @@ class LM(nn.Module):
         self.blocks = nn.ModuleList(Block(c) for _ in range(c["n_layer"]))
         self.ln_f = make_norm(c)
         self.tied = c["tie_embeddings"]
-        if not self.tied:
+        head = c.get("head", "linear")
+        self.adaptive = isinstance(head, dict) and head["type"] == "adaptive"
+        if self.adaptive:  # tensors head.head.*, head.tail.i.0.weight, head.tail.i.1.weight
+            self.head = nn.AdaptiveLogSoftmaxWithLoss(d, V, cutoffs=head["cutoffs"], div_value=head.get("div_value", 4.0),
+                                                      head_bias=head.get("head_bias", False))
+        elif not self.tied:
             self.head = nn.Linear(d, V, bias=False)
 
-    def forward(self, ids):
+    def features(self, ids):
+        """ln_f of the last block's output: what the head reads."""
         x = self.tok_emb(ids)
         if self.pos_kind == "learned":
             x = x + self.pos_emb(torch.arange(ids.shape[1]))
@@ -217,8 +225,22 @@ class LM(nn.Module):
             x = x + self.sinusoids[: ids.shape[1]]
         for b in self.blocks:
             x = b(x)
-        x = self.ln_f(x)
+        return self.ln_f(x)
+
+    def forward(self, ids):
+        x = self.features(ids)
         return x @ self.tok_emb.weight.t() if self.tied else self.head(x)
+
+    def nll_sum(self, ids, targets):
+        """Sum of -log p(target) over one window, in double."""
+        if self.adaptive:
+            hidden = self.features(ids)[0]
+            out = self.head(hidden, targets)  # .output: log p(target) per row
+            full = self.head.log_prob(hidden)
+            assert torch.allclose(full.exp().sum(-1), torch.ones(len(targets)), atol=1e-5), "rows must sum to 1"
+            assert torch.allclose(full.gather(1, targets[:, None])[:, 0], out.output, atol=1e-5)
+            return -out.output.double().sum().item()
+        return F.cross_entropy(self(ids)[0].double(), targets, reduction="sum").item()
 
 
 def encode(tokenizer, text):
@@ -265,8 +287,7 @@ def check_lm(args, config, tokenizer, tensors):
             e = min(s + T, N - 1)
             x = torch.tensor([ids[s:e]])
             y = torch.tensor(ids[s + 1:e + 1])
-            logits = model(x)[0].double()
-            total += F.cross_entropy(logits, y, reduction="sum").item()
+            total += model.nll_sum(x, y)
             count += e - s
     tfm = tfm_json([args.tfm, "perplexity", args.checkpoint, args.textfile, "--json"])
     return report("", tfm, total / count, count, args.tolerance)

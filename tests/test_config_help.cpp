@@ -3,6 +3,7 @@
 #include <set>
 #include <string>
 
+#include "layers/head.h"
 #include "layers/registry.h"
 #include "models/lm.h"
 #include "models/model.h"
@@ -49,6 +50,8 @@ TEST(ConfigHelp, EveryRegisteredEntryHasItsSection) {
   for (const std::string& type : ModelRegistry::types()) EXPECT_CONTAINS(help, "model (\"type\": \"" + type + "\")");
   for (const char* type : {"lm", "transformer", "rnn-attention"}) EXPECT_CONTAINS(help, std::string("\"") + type + "\"");
   for (const std::string& name : LayerRegistry::names()) EXPECT_CONTAINS(help, "model.ffn (\"type\": \"" + name + "\")");
+  for (const std::string& name : head_registry().names()) EXPECT_CONTAINS(help, "model.head (\"type\": \"" + name + "\")");
+  EXPECT_CONTAINS(help, "  cutoffs           [int]   required");  // the adaptive head
   for (const std::string& name : tokenizer_registry().names())
     EXPECT_CONTAINS(help, "tokenizer (\"type\": \"" + name + "\")");
   for (const std::string& name : optimizer_registry().names()) EXPECT_CONTAINS(help, "optim (\"name\": \"" + name + "\")");

@@ -1,7 +1,8 @@
 // models/lm: config validation messages, to_json, the public parameter names
 // and shapes, whole-model gradchecks (pre-LN and post-LN, tied and untied,
 // local attention), causality, cached decoding, seeded initialisation and
-// train/eval behaviour.
+// train/eval behaviour; the output-head slot (the default unchanged, the
+// adaptive softmax head's config, names, loss, gradients and cached decoding).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -114,7 +115,7 @@ TEST(LmModel, ParameterNamesAndShapesFollowTheCheckpointInterface) {
     std::map<std::string, Shape> actual;
     for (auto& [name, p] : model.named_parameters()) EXPECT_TRUE(actual.emplace(name, p->shape()).second) << name;
     EXPECT_EQ(actual, expected);
-    EXPECT_EQ(model.head == nullptr, tied);
+    EXPECT_EQ(model.head->named_parameters().empty(), tied);
   }
 }
 
@@ -139,6 +140,81 @@ TEST(LmModel, GradcheckLocalAttention) {
   check_lm_gradients(tiny({{"attention_window", 2}, {"tie_embeddings", false}}));
 }
 
+const nlohmann::json kAdaptive = {{"type", "adaptive"}, {"cutoffs", {3, 5}}, {"div_value", 2.0}, {"head_bias", true}};
+
+TEST(LmHead, WithoutAHeadKeyOrWithTheLinearOneTheModelIsAsBefore) {
+  const std::vector<nlohmann::json> heads{nullptr, "linear", {{"type", "linear"}}};
+  for (bool tied : {true, false}) {
+    std::vector<float> losses;
+    for (const nlohmann::json& head : heads) {
+      SCOPED_TRACE(head.dump());
+      nlohmann::json config = tiny({{"tie_embeddings", tied}});
+      if (!head.is_null()) config["head"] = head;
+      const LmConfig c = LmConfig::parse(config);
+      EXPECT_FALSE(c.to_json().contains("head")) << "configs of the default head are written as before";
+      default_generator().set_state(5, 0);
+      LanguageModel model(c);
+      Batch batch;
+      batch.input = random_ids({2, 5}, 7, 1);
+      batch.target = random_ids({2, 5}, 7, 2);
+      losses.push_back(model.loss(batch).item());
+    }
+    EXPECT_EQ(losses[1], losses[0]);
+    EXPECT_EQ(losses[2], losses[0]);
+  }
+}
+
+TEST(LmHead, AdaptiveHeadConfigDefaultsToUntiedAndRoundTrips) {
+  const LmConfig c = LmConfig::parse(tiny({{"head", kAdaptive}}));
+  EXPECT_FALSE(c.tie_embeddings);
+  EXPECT_EQ(c.head.type, "adaptive");
+  const nlohmann::json j = c.to_json();
+  EXPECT_EQ(j["head"], kAdaptive);
+  EXPECT_EQ(LmConfig::parse(j).to_json(), j);
+  EXPECT_CONTAINS(error_message([] { LmConfig::parse(tiny({{"head", kAdaptive}, {"tie_embeddings", true}})); }),
+                  "config: model.tie_embeddings = true, but model.head \"adaptive\" cannot share the token embedding");
+  EXPECT_CONTAINS(error_message([] { LmConfig::parse(tiny({{"head", "adaptve"}})); }),
+                  "config: model.head: unknown head \"adaptve\"");
+  // The head's own options are checked when the model is built (they need the vocabulary).
+  const nlohmann::json bad_cutoffs = {{"type", "adaptive"}, {"cutoffs", {3, 7}}};
+  EXPECT_CONTAINS(error_message([&] { LanguageModel m(LmConfig::parse(tiny({{"head", bad_cutoffs}}))); }),
+                  "model.head.cutoffs[1] = 7 is outside (0, vocab_size = 7)");
+  LanguageModel model(c);
+  std::map<std::string, Shape> head;
+  for (auto& [name, p] : model.named_parameters())
+    if (name.starts_with("head.") || name.starts_with("tok_emb")) head[name] = p->shape();
+  EXPECT_EQ(head, (std::map<std::string, Shape>{{"tok_emb.weight", {7, 8}},
+                                                {"head.head.weight", {5, 8}},
+                                                {"head.head.bias", {5}},
+                                                {"head.tail.0.0.weight", {4, 8}},
+                                                {"head.tail.0.1.weight", {2, 4}},
+                                                {"head.tail.1.0.weight", {2, 8}},
+                                                {"head.tail.1.1.weight", {2, 2}}}));
+}
+
+TEST(LmHead, AdaptiveLossIsTheMeanNegativeLogProbabilityOfTheForward) {
+  LanguageModel model(LmConfig::parse(tiny({{"head", kAdaptive}})));
+  randomize(model, 11);
+  Batch batch;
+  batch.input = random_ids({2, 5}, 7, 12);
+  batch.target = random_ids({2, 5}, 7, 13);
+  batch.target.data_i32()[3] = -100;
+  const Tensor log_probs = model.forward(batch.input).data();
+  ASSERT_EQ(log_probs.shape(), Shape({2, 5, 7}));
+  double nll = 0.0;
+  for (int64_t r = 0; r < 10; ++r) {
+    double total = 0.0;
+    for (int64_t v = 0; v < 7; ++v) total += std::exp(double(log_probs.at(r * 7 + v)));
+    EXPECT_NEAR(total, 1.0, 1e-5) << "row " << r;
+    if (r != 3) nll -= log_probs.at(r * 7 + batch.target.data_i32()[r]);
+  }
+  EXPECT_NEAR(model.loss(batch).item(), nll / 9, 1e-6 * nll / 9);
+  EXPECT_CONTAINS(error_message([&] { model.loss(batch, {.label_smoothing = 0.1f}); }),
+                  "does not support label smoothing");
+}
+
+TEST(LmHead, GradcheckAdaptiveHead) { check_lm_gradients(tiny({{"head", kAdaptive}, {"norm", "post"}})); }
+
 TEST(LmModel, LogitsAreCausal) {
   LanguageModel model(LmConfig::parse(tiny()));
   randomize(model, 6);
@@ -155,7 +231,7 @@ TEST(LmModel, LogitsAreCausal) {
 
 TEST(LmModel, CachedDecodingReproducesTheFullForward) {
   const std::vector<nlohmann::json> configs{tiny(), tiny({{"norm", "post"}, {"tie_embeddings", false}}),
-                                            tiny({{"attention_window", 2}})};
+                                            tiny({{"attention_window", 2}}), tiny({{"head", kAdaptive}})};
   for (const nlohmann::json& c : configs) {
     SCOPED_TRACE(c.dump());
     LanguageModel model(LmConfig::parse(c));

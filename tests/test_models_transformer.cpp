@@ -1,7 +1,8 @@
 // models/transformer: the Vaswani et al. encoder-decoder. Config validation,
 // to_json, the public parameter names, whole-model gradchecks with a source
 // padding mask and ignored targets, incremental decoding against the full
-// decoder, greedy decoding, padding invariance and seeded initialisation.
+// decoder, greedy decoding, padding invariance and seeded initialisation; the
+// output-head slot ("linear" as before, the adaptive softmax head).
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -240,10 +241,51 @@ TEST(TransformerModel, GradcheckPreNormSeparateEmbeddings) {
   check_transformer_gradients(tiny({{"norm", "pre"}, {"share_embeddings", false}, {"tie_embeddings", false}}));
 }
 
+const nlohmann::json kAdaptive = {{"type", "adaptive"}, {"cutoffs", {3, 5}}, {"div_value", 2.0}};
+
+TEST(TransformerModel, GradcheckAdaptiveHead) {
+  check_transformer_gradients(tiny({{"norm", "pre"}, {"head", kAdaptive}}));
+}
+
+TEST(TransformerHead, LinearIsTheDefaultAndAdaptiveScoresNormalisedLogProbabilities) {
+  EXPECT_FALSE(TransformerConfig::parse(tiny({{"head", "linear"}})).to_json().contains("head"));
+  const TransformerConfig c = TransformerConfig::parse(tiny({{"head", kAdaptive}}));
+  EXPECT_FALSE(c.tie_embeddings);
+  EXPECT_EQ(c.to_json()["head"], kAdaptive);
+  EXPECT_CONTAINS(
+      error_message([] { TransformerConfig::parse(tiny({{"head", kAdaptive}, {"tie_embeddings", true}})); }),
+                  "cannot share the target embedding: set model.tie_embeddings to false");
+  EncoderDecoder model(c);
+  EXPECT_EQ(model.head->named_parameters().size(), 5u);  // head.weight, tail.{0,1}.{0,1}.weight
+  randomize(model, 31);
+  model.eval();
+  Batch batch;
+  batch.source = random_ids({2, kSource}, kVocab, 32);
+  batch.source_padding = source_padding();
+  batch.input = random_ids({2, kTarget}, kVocab, 33);
+  batch.target = random_ids({2, kTarget}, kVocab, 34);
+  batch.target.data_i32()[kTarget + 4] = -100;
+  const Variable memory = model.encode(batch.source, batch.source_padding);
+  const Tensor lp = model.decode(batch.input, memory, batch.source_padding).data();
+  double nll = 0.0;
+  for (int64_t r = 0; r < 2 * kTarget; ++r) {
+    double total = 0.0;
+    for (int64_t v = 0; v < kVocab; ++v) total += std::exp(double(lp.at(r * kVocab + v)));
+    EXPECT_NEAR(total, 1.0, 1e-5);
+    if (batch.target.data_i32()[r] != -100) nll -= lp.at(r * kVocab + batch.target.data_i32()[r]);
+  }
+  EXPECT_NEAR(model.loss(batch).item(), nll / 9, 1e-6 * nll / 9);
+  EXPECT_CONTAINS(error_message([&] { model.loss(batch, {.label_smoothing = 0.1f}); }), "label smoothing");
+  // Greedy decoding runs on the head's scores.
+  const auto out = model.greedy(batch.source, batch.source_padding, 1, 2, 4);
+  EXPECT_EQ(out.size(), 2u);
+}
+
 TEST(TransformerModel, IncrementalDecodingEqualsFullDecode) {
-  for (const char* norm : {"post", "pre"}) {
+  for (const char* norm : {"post", "pre", "adaptive head"}) {
     SCOPED_TRACE(norm);
-    EncoderDecoder model(TransformerConfig::parse(tiny({{"norm", norm}})));
+    const bool adaptive = std::string(norm) == "adaptive head";
+    EncoderDecoder model(TransformerConfig::parse(adaptive ? tiny({{"head", kAdaptive}}) : tiny({{"norm", norm}})));
     randomize(model, 5);
     model.eval();
     const Tensor source = random_ids({2, kSource}, kVocab, 6), padding = source_padding();

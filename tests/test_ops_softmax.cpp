@@ -1,4 +1,5 @@
-// autograd/ops/softmax: softmax and log-softmax over the last dimension.
+// autograd/ops/softmax: softmax and log-softmax over the last dimension, and the
+// composition of adaptive softmax log-probabilities.
 #include <cmath>
 #include <vector>
 
@@ -51,6 +52,47 @@ TEST(SoftmaxOp, SingleColumnIsConstantOne) {
   for (int64_t i = 0; i < 7; ++i) EXPECT_EQ(p.data().at(i), 1.0f);
   sum(p).backward();
   for (int64_t i = 0; i < 7; ++i) EXPECT_NEAR(x.grad().at(i), 0.0f, 1e-7);
+}
+
+// out[:, :s] = head[:, :s]; cluster i's columns = cluster_i + head[:, s + i], written as loops.
+TEST(AdaptiveLogProbOp, ComposesTheHeadAndTheClustersColumnByColumn) {
+  const int64_t rows = 7, shortlist = 5;
+  const std::vector<int64_t> sizes{3, 13};
+  const Variable head = random_param({rows, shortlist + 2}, 9);
+  const std::vector<Variable> clusters{random_param({rows, 3}, 10), random_param({rows, 13}, 11)};
+  const Variable out = adaptive_log_prob(head, clusters);
+  ASSERT_EQ(out.shape(), Shape({rows, 21}));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < shortlist; ++j) ASSERT_EQ(out.data().at(r * 21 + j), head.data().at(r * 7 + j));
+    int64_t column = shortlist;
+    for (int64_t i = 0; i < 2; ++i)
+      for (int64_t j = 0; j < sizes[i]; ++j, ++column)
+        ASSERT_EQ(out.data().at(r * 21 + column),
+                  clusters[i].data().at(r * sizes[i] + j) + head.data().at(r * 7 + shortlist + i))
+            << "row " << r << " cluster " << i << " column " << j;
+  }
+}
+
+TEST(AdaptiveLogProbOp, BackwardMatchesFiniteDifferences) {
+  std::vector<Variable> in{random_param({7, 6}, 12), random_param({7, 3}, 13), random_param({7, 1}, 14),
+                           random_param({7, 5}, 15)};
+  EXPECT_GRADCHECK(
+      [](const std::vector<Variable>& v) { return adaptive_log_prob(v[0], {v[1], v[2], v[3]}); }, in);
+  // Through log-softmaxes, as the adaptive head uses it.
+  EXPECT_GRADCHECK(
+      [](const std::vector<Variable>& v) {
+        return adaptive_log_prob(log_softmax(v[0]), {log_softmax(v[1]), log_softmax(v[2]), log_softmax(v[3])});
+      },
+      in);
+}
+
+TEST(AdaptiveLogProbOp, ShapeErrorsNameTheShapes) {
+  const Variable head = random_param({4, 3}, 16);
+  EXPECT_CONTAINS(error_message([&] { adaptive_log_prob(head, {random_param({4, 2}, 17), random_param({4, 2}, 18),
+                                                                random_param({4, 2}, 19)}); }),
+                  "the head must be [rows, shortlist + 3 clusters]");
+  EXPECT_CONTAINS(error_message([&] { adaptive_log_prob(head, {random_param({5, 2}, 20)}); }),
+                  "a cluster must be [4, size > 0], found [5, 2]");
 }
 
 }  // namespace

@@ -44,6 +44,16 @@ TEST(ReferenceLm, PostLnUntiedReluMatchesReference) {
             {{"pre-LN", {{"norm", "pre"}}}, {"tied", {{"tie_embeddings", true}}}, {"gelu", {{"activation", "gelu"}}}}});
 }
 
+TEST(ReferenceLm, AdaptiveSoftmaxHeadMatchesReference) {
+  // d_model 22, div_value 2.2: the first tail is 22 // 2.2 = 9 wide (Python's floor division), not 10.
+  const nlohmann::json adaptive = {{"type", "adaptive"}, {"cutoffs", {5, 11}}, {"div_value", 2.2}, {"head_bias", true}};
+  check_lm({"adaptive head, cutoffs 5 11, div 2.2, bias",
+            lm_config({{"head", adaptive}, {"d_model", 22}, {"norm", "post"}}),
+            {{"no head bias", {{"head", {{"head_bias", false}}}}},
+             {"tied linear head", {{"head", "linear"}, {"tie_embeddings", true}}},
+             {"pre-LN", {{"norm", "pre"}}}}});
+}
+
 TEST(ReferenceLm, LocalAttentionWindowMatchesReference) {
   check_lm({"pre-LN window 3, 4 heads of 5, gelu_tanh",
             lm_config({{"attention_window", 3}, {"d_model", 20}, {"n_head", 4}, {"activation", "gelu_tanh"}}),

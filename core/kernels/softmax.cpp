@@ -82,3 +82,53 @@ void log_softmax_backward(float* dx, const float* dout, const float* out, int64_
 }
 
 }  // namespace tfm
+
+namespace tfm {
+
+void adaptive_log_prob_forward(float* out, const float* head, const float* const* clusters, const int64_t* sizes,
+                               int64_t n_clusters, int64_t shortlist, int64_t rows) {
+  const int64_t head_cols = shortlist + n_clusters;
+  int64_t vocab = shortlist;
+  for (int64_t i = 0; i < n_clusters; ++i) vocab += sizes[i];
+#pragma omp parallel for schedule(static) if (rows * vocab > kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* h = head + r * head_cols;
+    float* o = out + r * vocab;
+    std::copy(h, h + shortlist, o);
+    int64_t begin = shortlist;
+    for (int64_t i = 0; i < n_clusters; ++i) {
+      const float* c = clusters[i] + r * sizes[i];
+      const float cluster_lp = h[shortlist + i];
+#pragma omp simd
+      for (int64_t j = 0; j < sizes[i]; ++j) o[begin + j] = c[j] + cluster_lp;
+      begin += sizes[i];
+    }
+  }
+}
+
+void adaptive_log_prob_backward(float* dhead, float* const* dclusters, const float* dout, const int64_t* sizes,
+                                int64_t n_clusters, int64_t shortlist, int64_t rows) {
+  const int64_t head_cols = shortlist + n_clusters;
+  int64_t vocab = shortlist;
+  for (int64_t i = 0; i < n_clusters; ++i) vocab += sizes[i];
+#pragma omp parallel for schedule(static) if (rows * vocab > kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* g = dout + r * vocab;
+    float* dh = dhead != nullptr ? dhead + r * head_cols : nullptr;
+    if (dh != nullptr)
+      for (int64_t j = 0; j < shortlist; ++j) dh[j] += g[j];
+    int64_t begin = shortlist;
+    for (int64_t i = 0; i < n_clusters; ++i) {
+      float sum = 0.0f;
+      float* dc = dclusters[i] != nullptr ? dclusters[i] + r * sizes[i] : nullptr;
+      for (int64_t j = 0; j < sizes[i]; ++j) {
+        sum += g[begin + j];
+        if (dc != nullptr) dc[j] += g[begin + j];
+      }
+      if (dh != nullptr) dh[shortlist + i] += sum;
+      begin += sizes[i];
+    }
+  }
+}
+
+}  // namespace tfm

@@ -10,6 +10,8 @@
 // reads K/V head h / (n_head / n_kv_head)); with attention_window w > 0 only
 // the w most recent positions, itself included. ffn feed_forward or swiglu
 // (down(silu(gate(x))·up(x))). bias false: no Linear or norm has a bias.
+// "head": {"type": "adaptive", ...}: the logits are the log-probabilities of
+// PyTorch's AdaptiveLogSoftmaxWithLoss (adaptive_log_probs below).
 // Defaults are docs/config.md's; the legacy "norm": "pre" | "post" is the placement.
 #include "reference/common_ref.h"
 
@@ -21,6 +23,10 @@ struct LmShape {
   std::string activation, norm_type, pos_emb, ffn;
   bool pre_norm, tied, bias;
   double eps, rope_theta;
+  std::string head = "linear";  // or "adaptive", with:
+  std::vector<size_t> cutoffs;
+  double div_value = 4.0;
+  bool head_bias = false;
 };
 
 inline LmShape lm_shape(const nlohmann::json& config) {
@@ -50,7 +56,14 @@ inline LmShape lm_shape(const nlohmann::json& config) {
   s.rope_theta = key<double>(config, "rope_theta", 10000.0);
   const nlohmann::json ffn = config.contains("ffn") ? config.at("ffn") : nlohmann::json("feed_forward");
   s.ffn = ffn.is_object() ? ffn.at("type").get<std::string>() : ffn.get<std::string>();
-  s.tied = key<bool>(config, "tie_embeddings", true);
+  const nlohmann::json head = config.contains("head") ? config.at("head") : nlohmann::json("linear");
+  s.head = head.is_object() ? head.at("type").get<std::string>() : head.get<std::string>();
+  if (head.is_object()) {
+    s.cutoffs = key<std::vector<size_t>>(head, "cutoffs", {});
+    s.div_value = key<double>(head, "div_value", 4.0);
+    s.head_bias = key<bool>(head, "head_bias", false);
+  }
+  s.tied = key<bool>(config, "tie_embeddings", s.head == "linear");
   s.bias = key<bool>(config, "bias", true);
   return s;
 }
@@ -158,6 +171,36 @@ inline Vector lm_embed(const Params& p, const LmShape& s, int32_t id, size_t t) 
   return e;
 }
 
+inline Vector log_softmax(Vector z) {
+  double mx = z[0], se = 0.0;
+  for (double v : z) mx = std::max(mx, v);
+  for (double v : z) se += std::exp(v - mx);
+  for (double& v : z) v -= mx + std::log(se);
+  return z;
+}
+
+// PyTorch's nn.AdaptiveLogSoftmaxWithLoss(d, V, cutoffs, div_value, head_bias).log_prob(h):
+// head = log_softmax(head.head · h (+ bias)) over c_0 shortlist ids and one entry per
+// cluster; cluster i ([c_i, c_{i+1}), c_n = V) has log-probabilities
+// head[c_0 + i] + log_softmax(tail.i.1 · tail.i.0 · h), tail.i.0 of int(d // div^(i+1)) rows.
+inline Vector adaptive_log_probs(const Params& p, const Vector& h, const LmShape& s) {
+  std::vector<size_t> bounds = s.cutoffs;
+  bounds.push_back(s.V);
+  const size_t n = s.cutoffs.size();
+  const Vector head = log_softmax(linear(p, "head.head", h, bounds[0] + n, s.head_bias));
+  Vector out(head.begin(), head.begin() + static_cast<std::ptrdiff_t>(bounds[0]));
+  for (size_t i = 0; i < n; ++i) {
+    // Python's float floor division a // b: (a − fmod(a, b)) / b, an integer up to rounding.
+    const double a = static_cast<double>(s.d), b = std::pow(s.div_value, static_cast<double>(i + 1));
+    const size_t width = static_cast<size_t>(std::round((a - std::fmod(a, b)) / b));
+    const std::string t = "head.tail." + std::to_string(i);
+    const Vector projected = linear(p, t + ".0", h, width, false);
+    const Vector z = log_softmax(linear(p, t + ".1", projected, bounds[i + 1] - bounds[i], false));
+    for (double v : z) out.push_back(head[bounds[0] + i] + v);
+  }
+  return out;
+}
+
 // inputs[r] and targets[r]: row r's token ids and next-token targets.
 inline Output lm_reference(const nlohmann::json& config, const Params& p, const std::vector<Ids>& inputs,
                            const std::vector<Ids>& targets, double label_smoothing = 0.0) {
@@ -183,8 +226,10 @@ inline Output lm_reference(const nlohmann::json& config, const Params& p, const 
     Sequence logits;
     for (const Vector& v : x) {
       const Vector h = lm_norm(p, "ln_f", v, s);
-      logits.push_back(s.tied ? matvec(p.get("tok_emb.weight", s.V * s.d), h, s.V)
-                              : linear(p, "head", h, s.V, /*bias=*/false));
+      if (s.head == "adaptive") logits.push_back(adaptive_log_probs(p, h, s));
+      else if (s.head != "linear") throw std::runtime_error("reference: unknown head " + s.head);
+      else logits.push_back(s.tied ? matvec(p.get("tok_emb.weight", s.V * s.d), h, s.V)
+                                   : linear(p, "head", h, s.V, /*bias=*/false));
     }
     out.logits.push_back(logits);
   }

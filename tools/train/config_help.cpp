@@ -4,6 +4,7 @@
 
 #include "core/registry.h"
 #include "layers/attention.h"
+#include "layers/head.h"
 #include "layers/norm.h"
 #include "layers/registry.h"
 #include "models/model.h"
@@ -67,6 +68,8 @@ std::string model_sections() {
   out += entry_sections(LayerRegistry::table(), "model.ffn", "type");
   out += "model.norm: a registered norm, \"norm\": NAME or {\"type\": NAME, \"eps\": EPS, ...its options}\n";
   out += entry_sections(norm_registry(), "model.norm", "type");
+  out += "model.head: a registered output head, \"head\": NAME or {\"type\": NAME, ...its options}\n";
+  out += entry_sections(head_registry(), "model.head", "type");
   return out;
 }
 

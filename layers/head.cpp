@@ -1,0 +1,48 @@
+#include "layers/head.h"
+
+namespace tfm {
+
+HeadTable& head_registry() {
+  static HeadTable t("head");
+  return t;
+}
+
+Variable OutputHead::loss(const Variable& hidden, const Tensor& targets, const CrossEntropyOptions& options) {
+  return cross_entropy(logits(hidden), targets, options);
+}
+
+LayerSlot parse_head_slot(const nlohmann::json& value, const std::string& key_path) {
+  return LayerSlot::parse(head_registry(), value, "linear", key_path);
+}
+
+nlohmann::json head_slot_json(const LayerSlot& slot) {
+  if (slot.type == "linear" && slot.options.empty()) return nullptr;
+  return slot.to_json();
+}
+
+std::unique_ptr<OutputHead> create_head(const LayerSlot& slot, const HeadContext& context) {
+  return head_registry().get(slot.type, "model.head").factory(context, slot.options);
+}
+
+LinearHead::LinearHead(const HeadContext& context, const nlohmann::json& options) : tied_(context.tied_embedding) {
+  TFM_CHECK(options.is_null() || options.empty(), "config: model.head \"linear\" takes no options, found ",
+            options.dump());
+  if (tied_ == nullptr) {
+    linear_ = std::make_unique<Linear>(context.d_model, context.vocab_size, /*bias=*/false);
+    register_parameter("weight", linear_->weight);
+  } else {
+    TFM_CHECK(tied_->shape() == Shape({context.vocab_size, context.d_model}), "head \"linear\": the tied embedding ",
+              tied_->shape(), " is not [vocab_size, d_model] = [", context.vocab_size, ", ", context.d_model, "]");
+  }
+}
+
+Variable LinearHead::logits(const Variable& hidden) {
+  return linear_ ? linear_->forward(hidden) : linear(hidden, *tied_, Variable());
+}
+
+TFM_REGISTER_HEAD("linear", LinearHead, ::tfm::HeadTraits{.ties_to_embedding = true},
+                  "logits = hidden W^T (no bias), W the token embedding when tie_embeddings, else the head's own "
+                  "weight [vocab, d_model]; no options",
+                  {});
+
+}  // namespace tfm
