@@ -92,7 +92,7 @@ TEST(Registry, LayersAndModelsUseTheOneRegistry) {
   EXPECT_EQ(LayerRegistry::names(), LayerRegistry::table().names());
   EXPECT_TRUE(LayerRegistry::contains("feed_forward"));
   EXPECT_EQ(ModelRegistry::types(), ModelRegistry::table().names());
-  EXPECT_EQ(ModelRegistry::table().get("transformer").extra, DataKind::Parallel);
+  EXPECT_EQ(ModelRegistry::table().get("transformer").extra.data, DataKind::Parallel);
   EXPECT_CONTAINS(error_message([] { LayerRegistry::add("feed_forward", nullptr); }), "without a factory");
   EXPECT_CONTAINS(error_message([] {
                     LayerRegistry::add("feed_forward", [](const LayerContext&, const nlohmann::json&) {
