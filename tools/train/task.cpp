@@ -9,8 +9,10 @@
 #include "models/checkpoint.h"
 #include "models/seq2seq.h"
 #include "tools/data/parallel_data.h"
+#include "tools/data/token_cache.h"
 #include "tools/support/progress.h"
 #include "tools/text/text_files.h"
+#include "tools/train/distributed.h"
 
 namespace tfm {
 namespace {
@@ -110,7 +112,7 @@ std::unique_ptr<Model> create_model(const nlohmann::json& model_json, uint64_t s
 
 }  // namespace
 
-Task build_task(TrainConfig& cfg, const ResumeFrom& from, const RunDir& dir) {
+Task build_task(TrainConfig& cfg, const ResumeFrom& from, const RunDir& dir, Progress* progress) {
   Task task;
   task.tokenizer = resumed_tokenizer(from, dir);
   nlohmann::json model_json = cfg.model;
@@ -129,7 +131,7 @@ Task build_task(TrainConfig& cfg, const ResumeFrom& from, const RunDir& dir) {
   } else {
     const int64_t seq_len = model_json.value("seq_len", int64_t{64});
     TFM_CHECK(seq_len >= 1, "config: model.seq_len must be >= 1");
-    lm_data.emplace(load_lm_data(cfg.data, cfg.tokenizer, task.tokenizer, seq_len));
+    lm_data.emplace(load_lm_data(cfg.data, cfg.tokenizer, task.tokenizer, seq_len, progress));
   }
   const int64_t vocab = task.tokenizer->vocab_size();
   if (!model_json.contains("vocab_size") || model_json["vocab_size"] == 0) model_json["vocab_size"] = vocab;
@@ -154,21 +156,25 @@ Task build_task(TrainConfig& cfg, const ResumeFrom& from, const RunDir& dir) {
 }
 
 LmData load_lm_data(const DataConfig& data, const TokenizerConfig& tok_config, std::unique_ptr<Tokenizer>& tokenizer,
-                    int64_t seq_len) {
-  const std::string train_text = read_texts(expand_paths(data.train), "data.train");
-  std::string val_text;
-  if (!data.val.empty()) val_text = read_texts(expand_paths(data.val), "data.val");
-  if (!tokenizer) tokenizer = Tokenizer::train(tok_config, train_text);
-  std::vector<int32_t> train_ids = tokenizer->encode(train_text), val_ids;
-  if (!data.val.empty()) {
-    val_ids = tokenizer->encode(val_text);
-  } else {
-    // Hold out the end of the training text (nanoGPT: first 90% train, last 10% val).
-    const size_t n_train = static_cast<size_t>(static_cast<double>(train_ids.size()) * (1.0 - data.val_fraction));
-    val_ids.assign(train_ids.begin() + n_train, train_ids.end());
-    train_ids.resize(n_train);
+                    int64_t seq_len, Progress* progress) {
+  PrepareOptions options;
+  options.cache_dir = data.cache_dir;
+  options.progress = progress;
+  // Under MPI rank 0 prepares the files while the others wait; then they map what it made
+  // (and take the tokenizer it trained from the manifest), checking the manifest and sizes.
+  if (dist::size() > 1 && !dist::is_root()) {
+    dist::barrier();
+    options.build = false;
+    options.verify_checksum = false;
+    options.progress = nullptr;
   }
-  return LmData(std::move(train_ids), std::move(val_ids), seq_len);
+  PreparedLmData prepared = prepare_lm_data(data.train, data.val, tok_config, std::move(tokenizer), options);
+  if (dist::size() > 1 && dist::is_root()) dist::barrier();
+  if (options.progress)
+    for (const PreparedSplit* s : {&prepared.train, prepared.val ? &*prepared.val : nullptr})
+      if (s) options.progress->log(describe(*s));
+  tokenizer = std::move(prepared.tokenizer);
+  return make_lm_data(prepared, data.val_fraction, seq_len);
 }
 
 }  // namespace tfm

@@ -9,6 +9,7 @@
 #include "models/model.h"
 #include "tools/data/lm_data.h"
 #include "tools/data/train_data.h"
+#include "tools/support/progress.h"
 #include "tools/text/tokenizer.h"
 #include "tools/train/run_dir.h"
 #include "tools/train/train_config.h"
@@ -30,11 +31,14 @@ struct Task {
 // checkpoint, loaded with its weights; cfg.resolved["model"] receives the model's full config.
 // A missing or unknown model.type fails before any data is read; a model that trains on
 // parallel data needs data.train {source, target}, and the other way round.
-Task build_task(TrainConfig& cfg, const ResumeFrom& from, const RunDir& dir);
+// Text data is prepared (tools/data/token_cache.h) with its log lines on progress (null: none).
+Task build_task(TrainConfig& cfg, const ResumeFrom& from, const RunDir& dir, Progress* progress = nullptr);
 
-// Reads and tokenizes the configured files. When `tokenizer` is null a new one
-// is trained on the training text (config.tokenizer) and returned through it.
+// The configured files' tokens, prepared once into token files in data.cache_dir and mapped
+// (tools/data/token_cache.h). When `tokenizer` is null it is set to the one the cache keeps
+// for this tokenizer config and data, else to one trained on the training files. Under MPI
+// rank 0 prepares while the other ranks wait, then they map the same files.
 LmData load_lm_data(const DataConfig& data, const TokenizerConfig& tok_config, std::unique_ptr<Tokenizer>& tokenizer,
-                    int64_t seq_len);
+                    int64_t seq_len, Progress* progress = nullptr);
 
 }  // namespace tfm

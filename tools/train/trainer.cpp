@@ -326,12 +326,17 @@ TrainSummary run_training(const TrainOptions& opts) {
   const ResumeFrom from = opts.resume.empty() ? ResumeFrom{} : find_resume(opts.resume, opts.out_dir);
   options.resume = from.from_state();
   RunDir dir(from.from_state() ? from.run_dir : !opts.out_dir.empty() ? opts.out_dir : default_run_dir(opts.config_path));
-  Task task = build_task(cfg, from, dir);
+  Task task = [&] {
+    Progress progress("", opts.quiet || !dist::is_root());
+    return build_task(cfg, from, dir, &progress);
+  }();
   if (from.from_state()) {
-    for (const char* section : {"model", "tokenizer", "data"})
-      TFM_CHECK(from.config[section] == cfg.resolved[section], "--resume: the config's \"", section,
-                "\" section differs from the run's (", dir.config(),
+    for (const char* section : {"model", "tokenizer", "data"}) {
+      nlohmann::json was = from.config[section], now = cfg.resolved[section];
+      if (was.is_object() && now.is_object()) was.erase("cache_dir"), now.erase("cache_dir");  // where, not what
+      TFM_CHECK(was == now, "--resume: the config's \"", section, "\" section differs from the run's (", dir.config(),
                 "): a resumed run must keep its model, tokenizer and data");
+    }
   }
   Trainer trainer(cfg, task, std::move(dir), options);
   return trainer.run();
