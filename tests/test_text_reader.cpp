@@ -95,8 +95,8 @@ TEST(TextReader, ALineLongerThanAPieceStaysWhole) {
   TextReader reader({dir.file("t.txt", "ab\n" + long_line + "cd\n")}, "data.train", TextSplit::Lines, 16);
   const std::vector<TextPiece> pieces = all_pieces(reader);
   ASSERT_EQ(pieces.size(), 2u);
-  EXPECT_EQ(pieces[0].text, "ab\n" + long_line);  // read on to the end of the long line
-  EXPECT_EQ(pieces[1].text, "cd\n");
+  EXPECT_EQ(pieces[0].text, "ab\n");
+  EXPECT_EQ(pieces[1].text, long_line + "cd\n");  // read on to the end of the long line, and the block after it
 }
 
 TEST(TextReader, MissingAndEmptyFilesAreErrorsNamingThem) {

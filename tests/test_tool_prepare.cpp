@@ -59,12 +59,16 @@ class ToolPrepare : public ::testing::Test {
     dir_.file("cfg.json", config("cache").dump());
   }
   ProcessResult run(const std::string& args, const std::string& env = "") { return tfm_env(env, args, dir_.path()); }
-  // The cache's files whose names contain `part`.
-  std::vector<std::string> cache_files(const std::string& part) const {
+  // The cache's files whose names end with `suffix`, or contain it when it ends with a dot.
+  std::vector<std::string> cache_files(const std::string& suffix) const {
     std::vector<std::string> out;
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir_.path("cache"), ec))
-      if (e.path().filename().string().find(part) != std::string::npos) out.push_back(e.path().string());
+    for (const auto& e : fs::directory_iterator(dir_.path("cache"), ec)) {
+      const std::string name = e.path().filename().string();
+      const bool match = suffix.back() == '.' ? name.find(suffix) != std::string::npos
+                                              : name.size() >= suffix.size() && name.ends_with(suffix);
+      if (match) out.push_back(e.path().string());
+    }
     return out;
   }
   TempDir dir_;
@@ -90,7 +94,8 @@ TEST_F(ToolPrepare, HelpAndBadInput) {
   EXPECT_CONTAINS(r.err, "data file not found: nope.txt");
   nlohmann::json parallel = config("cache");
   parallel["data"] = {{"train", {{"source", "corpus.txt"}, {"target", "corpus.txt"}}},
-                      {"val", {{"source", "corpus.txt"}, {"target", "corpus.txt"}}}};
+                      {"val", {{"source", "corpus.txt"}, {"target", "corpus.txt"}}},
+                      {"cache_dir", "cache"}};
   dir_.file("parallel.json", parallel.dump());
   r = run("prepare parallel.json");
   EXPECT_EQ(r.code, 2);
@@ -107,12 +112,12 @@ TEST_F(ToolPrepare, PreparesThenIsUpToDateAndTrainMapsTheFile) {
   EXPECT_CONTAINS(r.out, "data.train: prepared 20");
   EXPECT_CONTAINS(r.out, " tokens (uint16) from 1 file of 0.0 MB in ");
   EXPECT_CONTAINS(r.out, "data.val: the last ");
-  EXPECT_CONTAINS(r.out, "tokenizer: char, 31 ids (trained on data.train)");
+  EXPECT_CONTAINS(r.out, "tokenizer: char, 28 ids (trained on data.train)");
   EXPECT_CONTAINS(r.err, "(not prepared yet)");
   r = run("prepare cfg.json");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_CONTAINS(r.out, "data.train: up to date, 20");
-  EXPECT_CONTAINS(r.out, "tokenizer: char, 31 ids (from the cache)");
+  EXPECT_CONTAINS(r.out, "tokenizer: char, 28 ids (from the cache)");
   r = run("train cfg.json --out run");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_CONTAINS(r.err, "data.train: up to date, 20");
