@@ -123,7 +123,7 @@ void build_split(PreparedSplit& s, const std::vector<std::string>& paths, const 
                  const nlohmann::json& record, const PrepareOptions& options) {
   Progress* progress = options.progress;
   const auto start = std::chrono::steady_clock::now();
-  if (progress) progress->log(s.what + ": preparing " + s.entry.token_path + " (" + s.reason + ")");
+  if (progress && options.log_steps) progress->log(s.what + ": preparing " + s.entry.token_path + " (" + s.reason + ")");
   std::error_code ec;
   fs::remove(s.entry.manifest_path, ec);
   remove_dead_temporaries(s.entry.token_path);
@@ -257,7 +257,8 @@ PreparedLmData prepare_lm_data(const std::vector<std::string>& train, const std:
     }
     if (!tokenizer) {
       TFM_CHECK(options.build, "data.train: no tokenizer in ", train_entry.manifest_path, " for this config");
-      if (options.progress) options.progress->log("data.train: training the " + tokenizer_config.type + " tokenizer");
+      if (options.progress && options.log_steps)
+        options.progress->log("data.train: training the " + tokenizer_config.type + " tokenizer");
       int64_t total = 0;
       for (const SourceStamp& s : stamp_sources(train_paths)) total += s.size;
       tokenizer = Tokenizer::train(tokenizer_config, train_paths, "data.train",
@@ -292,7 +293,8 @@ std::string describe(const PreparedSplit& s) {
                            std::to_string(s.source_files) + (s.source_files == 1 ? " file" : " files") + " of " +
                            megabytes(s.source_bytes);
   if (!s.built) return s.what + ": up to date, " + what + " in " + s.entry.token_path;
-  return s.what + ": prepared " + what + " in " + format_duration(s.seconds) + " -> " + s.entry.token_path;
+  return s.what + ": prepared " + what + " in " + format_duration(s.seconds) + " (" + s.reason + ") -> " +
+         s.entry.token_path;
 }
 
 }  // namespace tfm

@@ -41,7 +41,8 @@ struct PrepareOptions {
   std::string cache_dir;        // as configured (data.cache_dir); resolved by resolve_token_cache_dir
   bool build = true;            // false: a missing or stale file is an error (MPI ranks after rank 0 built it)
   bool verify_checksum = true;  // read the whole token file once to check its CRC-32C
-  Progress* progress = nullptr;  // status line and log lines; null: silent
+  Progress* progress = nullptr;  // status line (a log line every 30 s off a terminal); null: silent
+  bool log_steps = true;          // also log "training the tokenizer" and "preparing PATH (why)" as they start
   int64_t piece_bytes = int64_t{1} << 20;  // text encoded at once by one thread (tools/text/text_reader.h)
 };
 
@@ -74,7 +75,7 @@ PreparedLmData prepare_lm_data(const std::vector<std::string>& train, const std:
 // training file (the last val_fraction of its tokens, as load_lm_data always held out).
 LmData make_lm_data(const PreparedLmData& prepared, double val_fraction, int64_t seq_len);
 
-// "data.train: up to date, 1234 tokens (uint16) in PATH" or "data.train: built ...".
+// "data.train: up to date, 1234 tokens (uint16) ... in PATH" or "data.train: prepared ... (why) -> PATH".
 std::string describe(const PreparedSplit& split);
 
 }  // namespace tfm

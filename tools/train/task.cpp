@@ -131,7 +131,7 @@ Task build_task(TrainConfig& cfg, const ResumeFrom& from, const RunDir& dir, Pro
   } else {
     const int64_t seq_len = model_json.value("seq_len", int64_t{64});
     TFM_CHECK(seq_len >= 1, "config: model.seq_len must be >= 1");
-    lm_data.emplace(load_lm_data(cfg.data, cfg.tokenizer, task.tokenizer, seq_len, progress));
+    lm_data.emplace(load_lm_data(cfg.data, cfg.tokenizer, task.tokenizer, seq_len, progress, &task.notes));
   }
   const int64_t vocab = task.tokenizer->vocab_size();
   if (!model_json.contains("vocab_size") || model_json["vocab_size"] == 0) model_json["vocab_size"] = vocab;
@@ -156,10 +156,11 @@ Task build_task(TrainConfig& cfg, const ResumeFrom& from, const RunDir& dir, Pro
 }
 
 LmData load_lm_data(const DataConfig& data, const TokenizerConfig& tok_config, std::unique_ptr<Tokenizer>& tokenizer,
-                    int64_t seq_len, Progress* progress) {
+                    int64_t seq_len, Progress* progress, std::vector<std::string>* notes) {
   PrepareOptions options;
   options.cache_dir = data.cache_dir;
   options.progress = progress;
+  options.log_steps = notes == nullptr;
   // Under MPI rank 0 prepares the files while the others wait; then they map what it made
   // (and take the tokenizer it trained from the manifest), checking the manifest and sizes.
   if (dist::size() > 1 && !dist::is_root()) {
@@ -170,9 +171,11 @@ LmData load_lm_data(const DataConfig& data, const TokenizerConfig& tok_config, s
   }
   PreparedLmData prepared = prepare_lm_data(data.train, data.val, tok_config, std::move(tokenizer), options);
   if (dist::size() > 1 && dist::is_root()) dist::barrier();
-  if (options.progress)
-    for (const PreparedSplit* s : {&prepared.train, prepared.val ? &*prepared.val : nullptr})
-      if (s) options.progress->log(describe(*s));
+  for (const PreparedSplit* s : {&prepared.train, prepared.val ? &*prepared.val : nullptr}) {
+    if (s == nullptr) continue;
+    if (notes) notes->push_back(describe(*s));
+    else if (options.progress) options.progress->log(describe(*s));
+  }
   tokenizer = std::move(prepared.tokenizer);
   return make_lm_data(prepared, data.val_fraction, seq_len);
 }

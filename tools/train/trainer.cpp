@@ -108,6 +108,7 @@ double Trainer::elapsed() const {
 }
 
 void Trainer::describe_start() {
+  for (const std::string& note : task_.notes) reporter_.log(note);
   std::ostringstream os;
   os << (!options_.resume ? "training " : "resuming at step " + std::to_string(state_.step) + ": ")
      << task_.model->type() << " with " << task_.model->parameter_count() << " parameters, vocab "
