@@ -110,6 +110,10 @@ TEST(TokenFile, OpenRefusesTornForeignAndCorruptFilesNamingFileAndOffset) {
   EXPECT_CONTAINS(error_message([&] { TokenFile::open(path, s); }),
                   path + ": 263 bytes, expected 264 (a 64-byte header and 100 uint16 tokens from its manifest)");
   restore();
+  // Longer than its count says (another write's tail, or foreign bytes appended).
+  std::ofstream(path, std::ios::binary | std::ios::app) << "xy";
+  EXPECT_CONTAINS(error_message([&] { TokenFile::open(path, s); }), path + ": 266 bytes, expected 264");
+  restore();
   // The manifest expects another dtype or count.
   TokenFileSummary wide = s;
   wide.dtype = TokenDType::U32;
