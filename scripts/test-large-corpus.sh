@@ -69,5 +69,11 @@ echo "corpus ${corpus_kb} kB; baseline VmPeak: prepare ${base_prepare} kB, train
 cat prepare.out
 grep -q "data.train: prepared" prepare.out
 grep -q "^steps: 3$" train.out
+# Training saw every token prepared (reading the text whole under this limit once came up short
+# without an error: a stream's failed allocation is silent).
+tokens_prepared=$(sed -n 's/^data.train: prepared \([0-9]*\) tokens.*/\1/p' prepare.out)
+grep -q ", $tokens_prepared train / 2238 val tokens" run-big/train.log || {
+  echo "error: training did not see the $tokens_prepared prepared tokens:" >&2; grep -h "train / " run-big/train.log >&2; exit 1; }
+grep -q "data.train: up to date, $tokens_prepared tokens" run-big/train.log  # mapped what tfm prepare made
 tokens=$(ls cache-corpus.txt/*.train.tokens)
 echo "token file: $(( $(stat -c %s "$tokens") / 1024 )) kB; trained 3 steps within the limit"
