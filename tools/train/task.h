@@ -41,8 +41,10 @@ Task build_task(TrainConfig& cfg, const ResumeFrom& from, const RunDir& dir, Pro
 // The configured files' tokens, prepared once into token files in data.cache_dir and mapped
 // (tools/data/token_cache.h). When `tokenizer` is null it is set to the one the cache keeps
 // for this tokenizer config and data, else to one trained on the training files. Under MPI
-// rank 0 prepares while the other ranks wait, then they map the same files. progress: status
-// and log lines; notes: when given, what was prepared goes there instead of to the log.
+// rank 0 prepares while the other ranks wait, then they map the same files (a rank on another
+// host with a cache directory of its own prepares its copy), and all check that they have the
+// same tokenizer and token counts. progress: status and log lines (rank 0's); notes: when
+// given, what was prepared goes there instead of to the log.
 LmData load_lm_data(const DataConfig& data, const TokenizerConfig& tok_config, std::unique_ptr<Tokenizer>& tokenizer,
                     int64_t seq_len, Progress* progress = nullptr, std::vector<std::string>* notes = nullptr);
 
