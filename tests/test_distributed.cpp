@@ -462,6 +462,25 @@ TEST_F(Mpi, ABadInputOnOneRankEndsTheWholeJob) {
   EXPECT_CONTAINS(r.err, "error: rank 1: data file not found: missing.txt");
 }
 
+TEST_F(Mpi, RanksWithOtherTokensEndTheJobNamingTheirCacheFile) {
+  // Rank 1 alone reads another corpus into a cache directory of its own (MPMD launch), as a rank
+  // on another host with other data would: the ranks' check after preparing ends the job.
+  const std::string corpus = generated_corpus();
+  dir_.file("other.txt", corpus + corpus.substr(0, corpus.find('\n') + 1));  // the same characters, more of them
+  nlohmann::json other = config_;
+  other["data"]["train"] = {"other.txt"};
+  other["data"]["cache_dir"] = "other-cache";
+  dir_.file("other.json", other.dump(2));
+  const std::string tfm = std::string("'") + TFM_EXE + "'";
+  const ProcessResult r = run_shell(std::string(kMpirun) + " -np 1 " + tfm + " train cfg.json --quiet --out job : -np 1 " +
+                                        tfm + " train other.json --quiet --out job",
+                                    dir_.path());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.code, 124) << "the job hung until the timeout";
+  EXPECT_CONTAINS(r.err, "data: the MPI ranks disagree on the tokens (rank ");
+  EXPECT_CONTAINS(r.err, "training tokens in ");
+}
+
 // mpirun (Open MPI 4.1), sent SIGTERM, waits odls_base_sigkill_timeout seconds, sends SIGTERM to the
 // ranks, waits as long again and sends SIGKILL: the ranks have that long for their last step, its
 // evaluation and the checkpoint pair with its fsyncs, which took 2 s on a loaded 2-core machine (the

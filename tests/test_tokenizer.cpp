@@ -1,6 +1,6 @@
 // Tokenizers (tools/text/tokenizer.h): byte, char, word and sentencepiece
-// round-trips, the errors for text a tokenizer cannot represent, and the JSON
-// description that checkpoints carry.
+// round-trips, the errors for text a tokenizer cannot represent, the JSON
+// description that checkpoints carry, and training on files piece by piece.
 #include "tools/text/tokenizer.h"
 
 #include <gtest/gtest.h>
@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "test_util.h"
+#include "tools/text/text_reader.h"
 
 namespace tfm {
 namespace {
@@ -227,6 +228,48 @@ TEST(TokenizerJson, MalformedDescriptionsAreErrors) {
   TokenizerConfig c;
   c.type = "bpe";
   EXPECT_CONTAINS(error_message([&] { Tokenizer::train(c, "abc"); }), "config: tokenizer.type: unknown tokenizer \"bpe\"");
+}
+
+// Training on files read in pieces (train_from, what `tfm prepare` does) gives the tokenizer that
+// training on the whole text in memory gives, for every tokenizer that learns from its text.
+TEST(TokenizerTrainFromFiles, PieceByPieceGivesTheTokenizerOfTheWholeText) {
+  TempDir dir;
+  const std::string a = generated_lines(200, 7) + "naïve café 日本語 😀\n", b = generated_lines(150, 8) + "no final newline";
+  const std::vector<std::string> paths = {dir.file("a.txt", a), dir.file("b.txt", b)};
+  std::vector<TokenizerConfig> configs(5);
+  configs[0].type = "char";
+  configs[1].type = "word";
+  configs[2].type = "word";
+  configs[2].vocab_size = 9;
+  configs[3].type = "word";
+  configs[3].min_freq = 40;
+  configs[4].type = "sentencepiece";
+  configs[4].vocab_size = 40;
+  for (const TokenizerConfig& c : configs) {
+    const nlohmann::json whole = Tokenizer::train(c, a + b)->to_json();
+    // The public entry point (pieces of a megabyte: one here) and pieces of 16 and 53 bytes.
+    EXPECT_EQ(Tokenizer::train(c, paths, "data.train")->to_json(), whole) << c.type;
+    for (int64_t piece_bytes : {16, 53}) {
+      TextReader reader(paths, "data.train", TextSplit::Lines, piece_bytes);
+      const auto& entry = tokenizer_registry().get(c.type);
+      ASSERT_TRUE(entry.extra.train_from) << c.type;
+      EXPECT_EQ(entry.extra.train_from(c, reader)->to_json(), whole) << c.type << ", pieces of " << piece_bytes;
+    }
+  }
+}
+
+TEST(TokenizerTrainFromFiles, InvalidUtf8NamesTheFileAndThePieceItIsIn) {
+  TempDir dir;
+  const std::string good = dir.file("good.txt", std::string(30, 'a') + "\n");
+  const std::string bad = dir.file("bad.txt", "ok\nb\xff\n");
+  for (const char* type : {"char", "word", "sentencepiece"}) {
+    TokenizerConfig c;
+    c.type = type;
+    c.vocab_size = std::string(type) == "sentencepiece" ? 20 : 0;
+    const std::string msg = error_message([&] { Tokenizer::train(c, {good, bad}, "data.train"); });
+    EXPECT_CONTAINS(msg, "data.train: in the text from " + good + ", byte 0");
+    EXPECT_CONTAINS(msg, "invalid UTF-8 at byte offset 35");  // 31 bytes of good.txt, then "ok\nb"
+  }
 }
 
 }  // namespace

@@ -1,9 +1,12 @@
-// The language-model text reader as `tfm train` uses it: load_lm_data on the
+// The language-model text reader as `tfm train` uses it: load_lm_data (prepared
+// token files, tools/data/token_cache.h) on the
 // input as a training file (and, after the first NUL byte, a validation file),
 // with a byte, char or word tokenizer trained on it, then batches of random
 // windows. Parameters come off the front: tokenizer type, seq_len, the held-out
 // fraction, batch size. Every batch must be [B, seq_len] of ids inside the
 // vocabulary, the target the input shifted by one.
+#include <filesystem>
+
 #include "fuzz.h"
 #include "tools/data/lm_data.h"
 #include "tools/train/task.h"
@@ -26,6 +29,8 @@ void text_data(std::string_view input) {
   data.train = {scratch_file("train.txt", train_text)};
   if (!val_text.empty()) data.val = {scratch_file("val.txt", val_text)};
   data.val_fraction = data.val.empty() ? held_out : 0.0;
+  // Prepared token files beside the scratch files: each input rewrites them, which the manifest sees.
+  data.cache_dir = std::filesystem::path(data.train[0]).parent_path().string() + "/token-cache";
   std::unique_ptr<Tokenizer> tokenizer;
   LmData lm = load_lm_data(data, tok_config, tokenizer, seq_len);
   TFM_FUZZ_EXPECT(tokenizer != nullptr, "load_lm_data trained no tokenizer");

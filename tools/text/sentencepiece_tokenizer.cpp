@@ -7,10 +7,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <exception>
+#include <functional>
 #include <iostream>
 #include <sstream>
 
 #include "core/error.h"
+#include "tools/text/text_reader.h"
 
 namespace tfm {
 
@@ -122,6 +125,54 @@ class LineIterator : public sentencepiece::SentenceIterator {
   bool done_ = false;
 };
 
+// The same lines, from a TextReader's pieces (which end after a newline, so no line spans two),
+// checked for UTF-8 as they come: libsentencepiece keeps a sample of at most
+// --input_sentence_size lines, not the text. A reader's failure ends the lines; error() has it.
+class ReaderLineIterator : public sentencepiece::SentenceIterator {
+ public:
+  explicit ReaderLineIterator(TextReader& reader) : reader_(reader) {
+    reader_.rewind();
+    advance();
+  }
+  bool done() const override { return done_; }
+  void Next() override { advance(); }
+  const std::string& value() const override { return line_; }
+  sentencepiece::util::Status status() const override { return sentencepiece::util::Status(); }
+  std::exception_ptr error() const { return error_; }
+
+ private:
+  void advance() {
+    try {
+      while (true) {
+        while (pos_ < piece_.text.size()) {
+          size_t eol = piece_.text.find('\n', pos_);
+          if (eol == std::string::npos) eol = piece_.text.size();
+          line_.assign(piece_.text, pos_, eol - pos_);
+          pos_ = eol + 1;
+          if (!line_.empty()) return;
+        }
+        if (!reader_.next(piece_)) break;
+        pos_ = 0;
+        try {
+          validate_utf8(piece_.text, "sentencepiece tokenizer: training text");
+        } catch (const Error&) {
+          rethrow_at(reader_, piece_.offset, std::current_exception());
+        }
+      }
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+    line_.clear();
+    done_ = true;
+  }
+  TextReader& reader_;
+  TextPiece piece_;
+  size_t pos_ = 0;
+  std::string line_;
+  bool done_ = false;
+  std::exception_ptr error_;
+};
+
 class SentencePieceTokenizer : public Tokenizer {
  public:
   explicit SentencePieceTokenizer(std::string model) : model_(std::move(model)) {
@@ -143,6 +194,7 @@ class SentencePieceTokenizer : public Tokenizer {
   int32_t eos_id() const override { return sp_.eos_id(); }
   int32_t bos_id() const override { return sp_.bos_id(); }
   int32_t pad_id() const override { return sp_.pad_id(); }
+  TextSplit split() const override { return TextSplit::Lines; }
   // Each line is encoded separately and followed by <eos> when it ended with a newline.
   std::vector<int32_t> encode(const std::string& text) const override {
     validate_utf8(text, "sentencepiece tokenizer: input");
@@ -196,11 +248,11 @@ class SentencePieceTokenizer : public Tokenizer {
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> train_sentencepiece(const TokenizerConfig& c, const std::string& text) {
-  validate_utf8(text, "sentencepiece tokenizer: training text");
-  TFM_CHECK(c.vocab_size > 0, "config: tokenizer.vocab_size is required for sentencepiece");
-  LineIterator lines(text);
-  TFM_CHECK(!lines.done(), "sentencepiece: the training text has no non-empty line");
+namespace {
+
+// Trains on the lines `lines` iterates; after it, `failure` (a reader's error) wins over the trainer's status.
+std::unique_ptr<Tokenizer> train_on_lines(const TokenizerConfig& c, sentencepiece::SentenceIterator& lines,
+                                          const std::function<void()>& check_reader) {
   std::ostringstream args;
   args << "--model_type=" << c.model_type << " --vocab_size=" << c.vocab_size
        << " --character_coverage=" << c.character_coverage
@@ -213,8 +265,30 @@ std::unique_ptr<Tokenizer> train_sentencepiece(const TokenizerConfig& c, const s
     QuietStderr quiet;
     st = sentencepiece::SentencePieceTrainer::Train(args.str(), &lines, &model);
   }
+  check_reader();
   TFM_CHECK(st.ok(), "sentencepiece: training failed: ", st.ToString());
   return std::make_unique<SentencePieceTokenizer>(std::move(model));
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> train_sentencepiece(const TokenizerConfig& c, const std::string& text) {
+  validate_utf8(text, "sentencepiece tokenizer: training text");
+  TFM_CHECK(c.vocab_size > 0, "config: tokenizer.vocab_size is required for sentencepiece");
+  LineIterator lines(text);
+  TFM_CHECK(!lines.done(), "sentencepiece: the training text has no non-empty line");
+  return train_on_lines(c, lines, [] {});
+}
+
+std::unique_ptr<Tokenizer> train_sentencepiece_from(const TokenizerConfig& c, TextReader& text) {
+  TFM_CHECK(c.vocab_size > 0, "config: tokenizer.vocab_size is required for sentencepiece");
+  ReaderLineIterator lines(text);
+  auto check_reader = [&] {
+    if (lines.error()) std::rethrow_exception(lines.error());
+  };
+  check_reader();
+  TFM_CHECK(!lines.done(), "sentencepiece: the training text has no non-empty line");
+  return train_on_lines(c, lines, check_reader);
 }
 
 std::unique_ptr<Tokenizer> sentencepiece_from_json(const nlohmann::json& j) {
@@ -227,7 +301,7 @@ TFM_REGISTER_TOKENIZER(
     {{"vocab_size", "int", "0", "required"},
      {"model_type", "string", "\"bpe\"", "bpe | unigram"},
      {"character_coverage", "number", "1.0", "share of characters the vocabulary covers"}},
-    TokenizerLoader{sentencepiece_from_json});
+    TokenizerLoader{sentencepiece_from_json, train_sentencepiece_from});
 }  // namespace
 
 }  // namespace tfm

@@ -9,6 +9,8 @@
 namespace tfm {
 
 std::unique_ptr<Tokenizer> train_sentencepiece(const TokenizerConfig& config, const std::string& text);
+// The same on a reader's lines, without the whole text in memory (libsentencepiece keeps a sample).
+std::unique_ptr<Tokenizer> train_sentencepiece_from(const TokenizerConfig& config, TextReader& text);
 std::unique_ptr<Tokenizer> sentencepiece_from_json(const nlohmann::json& j);
 
 std::string base64_encode(const std::string& bytes);

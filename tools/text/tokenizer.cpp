@@ -4,9 +4,12 @@
 #include <map>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "tools/text/sentencepiece_tokenizer.h"
+#include "tools/text/text_files.h"
+#include "tools/text/text_reader.h"
 
 namespace tfm {
 
@@ -43,9 +46,54 @@ std::vector<std::string> utf8_chars(const std::string& s) {
 
 namespace {
 
+// Calls f(token) for each whitespace-separated word and an "<eos>" after each line; a last
+// line without a newline still gets its <eos>. (Line by line: TextSplit::Lines holds.)
+template <typename F>
+void for_each_word(const std::string& text, F&& f) {
+  size_t i = 0;
+  const size_t n = text.size();
+  while (i < n) {
+    size_t eol = text.find('\n', i);
+    if (eol == std::string::npos) eol = n;
+    size_t j = i;
+    while (j < eol) {
+      while (j < eol && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r')) ++j;
+      size_t k = j;
+      while (k < eol && text[k] != ' ' && text[k] != '\t' && text[k] != '\r') ++k;
+      if (k > j) f(text.substr(j, k - j));
+      j = k;
+    }
+    f("<eos>");
+    i = eol + 1;
+  }
+}
+
+// Training a tokenizer on a text given whole, or in pieces (Builder::add each, then finish):
+// what the builders keep is the vocabulary, not the text.
+template <typename Builder>
+std::unique_ptr<Tokenizer> build_from(Builder builder, TextReader& reader) {
+  reader.rewind();
+  TextPiece piece;
+  while (reader.next(piece)) {
+    try {
+      builder.add(piece.text);
+    } catch (const Error&) {
+      rethrow_at(reader, piece.offset, std::current_exception());
+    }
+  }
+  return builder.finish();
+}
+
+template <typename Builder>
+std::unique_ptr<Tokenizer> build_from(Builder builder, const std::string& text) {
+  builder.add(text);
+  return builder.finish();
+}
+
 class ByteTokenizer : public Tokenizer {
  public:
   std::string type() const override { return "byte"; }
+  TextSplit split() const override { return TextSplit::Bytes; }
   int64_t vocab_size() const override { return 256; }
   std::vector<int32_t> encode(const std::string& text) const override {
     std::vector<int32_t> ids(text.size());
@@ -71,15 +119,8 @@ class CharTokenizer : public Tokenizer {
       index_[vocab_[i]] = static_cast<int32_t>(i);
     }
   }
-  static std::unique_ptr<Tokenizer> train(const std::string& text) {
-    validate_utf8(text, "char tokenizer: training text");
-    std::vector<std::string> chars = utf8_chars(text);
-    std::sort(chars.begin(), chars.end());
-    chars.erase(std::unique(chars.begin(), chars.end()), chars.end());
-    TFM_CHECK(!chars.empty(), "char tokenizer: the training text is empty");
-    return std::make_unique<CharTokenizer>(std::move(chars));
-  }
   std::string type() const override { return "char"; }
+  TextSplit split() const override { return TextSplit::CodePoints; }
   int64_t vocab_size() const override { return static_cast<int64_t>(vocab_.size()); }
   std::vector<int32_t> encode(const std::string& text) const override {
     validate_utf8(text, "char tokenizer: input");
@@ -128,30 +169,14 @@ class WordTokenizer : public Tokenizer {
     unk_ = index_["<unk>"];
     eos_ = index_["<eos>"];
   }
-  static std::unique_ptr<Tokenizer> train(const TokenizerConfig& c, const std::string& text) {
-    validate_utf8(text, "word tokenizer: training text");
-    std::unordered_map<std::string, int64_t> counts;
-    for_each_token(text, [&](const std::string& w, bool) { counts[w]++; });
-    std::vector<std::pair<std::string, int64_t>> sorted(counts.begin(), counts.end());
-    // Most frequent first; ties alphabetical, so the vocabulary is deterministic.
-    std::sort(sorted.begin(), sorted.end(),
-              [](auto& a, auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
-    std::vector<std::string> vocab{"<unk>", "<eos>"};
-    for (auto& [w, n] : sorted) {
-      if (w == "<unk>" || w == "<eos>") continue;
-      if (n < c.min_freq) break;
-      if (c.vocab_size > 0 && static_cast<int64_t>(vocab.size()) >= c.vocab_size) break;
-      vocab.push_back(w);
-    }
-    return std::make_unique<WordTokenizer>(std::move(vocab));
-  }
   std::string type() const override { return "word"; }
+  TextSplit split() const override { return TextSplit::Lines; }
   int64_t vocab_size() const override { return static_cast<int64_t>(vocab_.size()); }
   int32_t eos_id() const override { return eos_; }
   std::vector<int32_t> encode(const std::string& text) const override {
     validate_utf8(text, "word tokenizer: input");
     std::vector<int32_t> ids;
-    for_each_token(text, [&](const std::string& w, bool) {
+    for_each_word(text, [&](const std::string& w) {
       auto it = index_.find(w);
       ids.push_back(it == index_.end() ? unk_ : it->second);
     });
@@ -176,33 +201,63 @@ class WordTokenizer : public Tokenizer {
   nlohmann::json to_json() const override { return {{"type", "word"}, {"vocab", vocab_}}; }
 
  private:
-  // Calls f(token, is_eos) for each word and an "<eos>" after each line; a
-  // last line without a newline still gets its <eos>.
-  template <typename F>
-  static void for_each_token(const std::string& text, F&& f) {
-    size_t i = 0;
-    const size_t n = text.size();
-    while (i < n) {
-      size_t eol = text.find('\n', i);
-      if (eol == std::string::npos) eol = n;
-      size_t j = i;
-      while (j < eol) {
-        while (j < eol && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r')) ++j;
-        size_t k = j;
-        while (k < eol && text[k] != ' ' && text[k] != '\t' && text[k] != '\r') ++k;
-        if (k > j) f(text.substr(j, k - j), false);
-        j = k;
-      }
-      f("<eos>", true);
-      i = eol + 1;
-    }
-  }
   std::vector<std::string> vocab_;
   std::unordered_map<std::string, int32_t> index_;
   int32_t unk_ = 0, eos_ = 1;
 };
 
+// The char vocabulary: the distinct code points, sorted (by their UTF-8 bytes).
+class CharVocabBuilder {
+ public:
+  void add(const std::string& text) {
+    validate_utf8(text, "char tokenizer: training text");
+    for (std::string& ch : utf8_chars(text)) seen_.insert(std::move(ch));
+  }
+  std::unique_ptr<Tokenizer> finish() {
+    std::vector<std::string> chars(seen_.begin(), seen_.end());
+    std::sort(chars.begin(), chars.end());
+    TFM_CHECK(!chars.empty(), "char tokenizer: the training text is empty");
+    return std::make_unique<CharTokenizer>(std::move(chars));
+  }
+
+ private:
+  std::unordered_set<std::string> seen_;
+};
+
+// The word vocabulary: <unk>, <eos>, then the words by count.
+class WordVocabBuilder {
+ public:
+  explicit WordVocabBuilder(const TokenizerConfig& c) : config_(c) {}
+  void add(const std::string& text) {
+    validate_utf8(text, "word tokenizer: training text");
+    for_each_word(text, [&](const std::string& w) { counts_[w]++; });
+  }
+  std::unique_ptr<Tokenizer> finish() {
+    std::vector<std::pair<std::string, int64_t>> sorted(counts_.begin(), counts_.end());
+    // Most frequent first; ties alphabetical, so the vocabulary is deterministic.
+    std::sort(sorted.begin(), sorted.end(),
+              [](auto& a, auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
+    std::vector<std::string> vocab{"<unk>", "<eos>"};
+    for (auto& [w, n] : sorted) {
+      if (w == "<unk>" || w == "<eos>") continue;
+      if (n < config_.min_freq) break;
+      if (config_.vocab_size > 0 && static_cast<int64_t>(vocab.size()) >= config_.vocab_size) break;
+      vocab.push_back(w);
+    }
+    return std::make_unique<WordTokenizer>(std::move(vocab));
+  }
+
+ private:
+  TokenizerConfig config_;
+  std::unordered_map<std::string, int64_t> counts_;
+};
+
 }  // namespace
+
+nlohmann::json tokenizer_config_json(const TokenizerConfig& c) {
+  return {{"type", c.type}, {"vocab_size", c.vocab_size}, {"min_freq", c.min_freq}, {"model_type", c.model_type},
+          {"character_coverage", c.character_coverage}};
+}
 
 TokenizerRegistry& tokenizer_registry() {
   static TokenizerRegistry registry("tokenizer");
@@ -211,6 +266,17 @@ TokenizerRegistry& tokenizer_registry() {
 
 std::unique_ptr<Tokenizer> Tokenizer::train(const TokenizerConfig& c, const std::string& text) {
   return tokenizer_registry().get(c.type, "config: tokenizer.type").factory(c, text);
+}
+
+std::unique_ptr<Tokenizer> Tokenizer::train(const TokenizerConfig& c, const std::vector<std::string>& paths,
+                                            const std::string& what, const std::function<void(int64_t)>& progress) {
+  const TokenizerRegistry::Entry& entry = tokenizer_registry().get(c.type, "config: tokenizer.type");
+  if (entry.extra.train_from) {
+    TextReader reader(paths, what, TextSplit::Lines);
+    reader.on_progress(progress);
+    return entry.extra.train_from(c, reader);
+  }
+  return entry.factory(c, read_texts(paths, what));
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::from_json(const nlohmann::json& j) {
@@ -233,20 +299,25 @@ TFM_REGISTER_TOKENIZER(
       return std::make_unique<ByteTokenizer>();
     },
     "the 256 byte values (any input, no training)", {},
-    TokenizerLoader{[](const nlohmann::json&) -> std::unique_ptr<Tokenizer> { return std::make_unique<ByteTokenizer>(); }});
+    TokenizerLoader{[](const nlohmann::json&) -> std::unique_ptr<Tokenizer> { return std::make_unique<ByteTokenizer>(); },
+                    [](const TokenizerConfig&, TextReader&) -> std::unique_ptr<Tokenizer> {
+                      return std::make_unique<ByteTokenizer>();
+                    }});
 TFM_REGISTER_TOKENIZER(
-    "char", [](const TokenizerConfig&, const std::string& text) { return CharTokenizer::train(text); },
+    "char", [](const TokenizerConfig&, const std::string& text) { return build_from(CharVocabBuilder(), text); },
     "the UTF-8 code points of the training text", {},
     TokenizerLoader{[](const nlohmann::json& j) -> std::unique_ptr<Tokenizer> {
-      return std::make_unique<CharTokenizer>(saved_vocab(j));
-    }});
+                      return std::make_unique<CharTokenizer>(saved_vocab(j));
+                    },
+                    [](const TokenizerConfig&, TextReader& text) { return build_from(CharVocabBuilder(), text); }});
 TFM_REGISTER_TOKENIZER(
-    "word", [](const TokenizerConfig& c, const std::string& text) { return WordTokenizer::train(c, text); },
+    "word", [](const TokenizerConfig& c, const std::string& text) { return build_from(WordVocabBuilder(c), text); },
     "whitespace-separated words, <unk> and an <eos> per line",
     {{"vocab_size", "int", "0", "most frequent words kept (0 = all)"}, {"min_freq", "int", "1", "minimum count"}},
     TokenizerLoader{[](const nlohmann::json& j) -> std::unique_ptr<Tokenizer> {
-      return std::make_unique<WordTokenizer>(saved_vocab(j));
-    }});
+                      return std::make_unique<WordTokenizer>(saved_vocab(j));
+                    },
+                    [](const TokenizerConfig& c, TextReader& text) { return build_from(WordVocabBuilder(c), text); }});
 }  // namespace
 
 }  // namespace tfm

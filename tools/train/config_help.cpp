@@ -83,7 +83,10 @@ std::string data_sections() {
   return "data (text, for models that train on text)\n" +
          key_lines({{"train", "[string]", "required", "files or globs (relative to the current directory)"},
                     {"val", "[string]", "[]", "validation files; empty = hold out val_fraction"},
-                    {"val_fraction", "number", "0.1", "fraction held out from the end of the training text"}}) +
+                    {"val_fraction", "number", "0.1", "fraction held out from the end of the training text"},
+                    {"cache_dir", "string", "\"\"",
+                     "prepared token files (docs/data.md); \"\" = $TFM_CACHE_DIR, else\n"
+                     "$XDG_CACHE_HOME/tfm/data, else ~/.cache/tfm/data"}}) +
          "data (parallel, for models that train on sentence pairs: line i of source <-> line i of target)\n" +
          key_lines({{"train", "object", "required", "{\"source\": files, \"target\": files}"},
                     {"val", "object", "required", "{\"source\": files, \"target\": files}"},

@@ -9,8 +9,11 @@
 #include "models/checkpoint.h"
 #include "models/seq2seq.h"
 #include "tools/data/parallel_data.h"
+#include "tools/data/token_cache.h"
+#include "tools/data/token_manifest.h"
 #include "tools/support/progress.h"
 #include "tools/text/text_files.h"
+#include "tools/train/distributed.h"
 
 namespace tfm {
 namespace {
@@ -108,9 +111,30 @@ std::unique_ptr<Model> create_model(const nlohmann::json& model_json, uint64_t s
   return model;
 }
 
+// Every MPI rank must train on the same ids: the tokenizer's hash (in 21-bit parts, so that a
+// sum over ranks stays exact in a double) and the token counts, each summed over the ranks,
+// equal the rank count times this rank's value only if no rank differs from the largest.
+void check_ranks_agree(const PreparedLmData& p) {
+  const std::string hash = tokenizer_hash(*p.tokenizer);
+  const uint64_t h = std::stoull(hash.substr(hash.find(':') + 1), nullptr, 16);
+  double mine[5] = {static_cast<double>(h & 0x1fffff), static_cast<double>((h >> 21) & 0x1fffff),
+                    static_cast<double>(h >> 42), static_cast<double>(p.train.file->size()),
+                    p.val ? static_cast<double>(p.val->file->size()) : 0.0};
+  double sums[5];
+  std::copy(mine, mine + 5, sums);
+  dist::allreduce_sum(sums, 5);
+  const auto n = static_cast<double>(dist::size());
+  for (int i = 0; i < 5; ++i)
+    TFM_CHECK(sums[i] == n * mine[i], "data: the MPI ranks disagree on the ",
+              i < 3 ? "tokenizer" : "tokens", " (rank ", dist::rank(), " has ", tokenizer_hash(*p.tokenizer), ", ",
+              p.train.file->size(), " training tokens in ", p.train.entry.token_path,
+              "): with ranks on several hosts, give them the same data and set data.cache_dir to a directory they "
+              "all see");
+}
+
 }  // namespace
 
-Task build_task(TrainConfig& cfg, const ResumeFrom& from, const RunDir& dir) {
+Task build_task(TrainConfig& cfg, const ResumeFrom& from, const RunDir& dir, Progress* progress) {
   Task task;
   task.tokenizer = resumed_tokenizer(from, dir);
   nlohmann::json model_json = cfg.model;
@@ -129,7 +153,7 @@ Task build_task(TrainConfig& cfg, const ResumeFrom& from, const RunDir& dir) {
   } else {
     const int64_t seq_len = model_json.value("seq_len", int64_t{64});
     TFM_CHECK(seq_len >= 1, "config: model.seq_len must be >= 1");
-    lm_data.emplace(load_lm_data(cfg.data, cfg.tokenizer, task.tokenizer, seq_len));
+    lm_data.emplace(load_lm_data(cfg.data, cfg.tokenizer, task.tokenizer, seq_len, progress, &task.notes));
   }
   const int64_t vocab = task.tokenizer->vocab_size();
   if (!model_json.contains("vocab_size") || model_json["vocab_size"] == 0) model_json["vocab_size"] = vocab;
@@ -154,21 +178,26 @@ Task build_task(TrainConfig& cfg, const ResumeFrom& from, const RunDir& dir) {
 }
 
 LmData load_lm_data(const DataConfig& data, const TokenizerConfig& tok_config, std::unique_ptr<Tokenizer>& tokenizer,
-                    int64_t seq_len) {
-  const std::string train_text = read_texts(expand_paths(data.train), "data.train");
-  std::string val_text;
-  if (!data.val.empty()) val_text = read_texts(expand_paths(data.val), "data.val");
-  if (!tokenizer) tokenizer = Tokenizer::train(tok_config, train_text);
-  std::vector<int32_t> train_ids = tokenizer->encode(train_text), val_ids;
-  if (!data.val.empty()) {
-    val_ids = tokenizer->encode(val_text);
-  } else {
-    // Hold out the end of the training text (nanoGPT: first 90% train, last 10% val).
-    const size_t n_train = static_cast<size_t>(static_cast<double>(train_ids.size()) * (1.0 - data.val_fraction));
-    val_ids.assign(train_ids.begin() + n_train, train_ids.end());
-    train_ids.resize(n_train);
+                    int64_t seq_len, Progress* progress, std::vector<std::string>* notes) {
+  PrepareOptions options;
+  options.cache_dir = data.cache_dir;
+  options.progress = dist::is_root() ? progress : nullptr;
+  options.log_steps = notes == nullptr;
+  // Under MPI rank 0 prepares the files while the other ranks wait; then they find them up to
+  // date and map them (on a host of their own, with a cache directory of its own, they prepare
+  // their own copy) and every rank checks that all have the same tokenizer and tokens.
+  const bool several = dist::size() > 1;
+  if (several && !dist::is_root()) dist::barrier();
+  PreparedLmData prepared = prepare_lm_data(data.train, data.val, tok_config, std::move(tokenizer), options);
+  if (several && dist::is_root()) dist::barrier();
+  if (several) check_ranks_agree(prepared);
+  for (const PreparedSplit* s : {&prepared.train, prepared.val ? &*prepared.val : nullptr}) {
+    if (s == nullptr) continue;
+    if (notes) notes->push_back(describe(*s));
+    else if (options.progress) options.progress->log(describe(*s));
   }
-  return LmData(std::move(train_ids), std::move(val_ids), seq_len);
+  tokenizer = std::move(prepared.tokenizer);
+  return make_lm_data(prepared, data.val_fraction, seq_len);
 }
 
 }  // namespace tfm

@@ -153,6 +153,8 @@ DataConfig parse_data(const nlohmann::json& data) {
     TFM_CHECK(val_files.is_object(), "config: data.val: parallel training data needs parallel validation data ",
               "{\"source\": ..., \"target\": ...}");
     pair_of_files(val_files, "data.val", c.val_source, c.val_target);
+    TFM_CHECK(!d.has("cache_dir"), "config: data.cache_dir applies to text data only (parallel data is read into "
+              "memory, not prepared)");
     c.max_len = d.get_int("max_len", 0, 0, 1 << 20);
     c.sort_pool = d.get_int("sort_pool", c.sort_pool, 1, int64_t{1} << 40);
   } else {
@@ -162,6 +164,7 @@ DataConfig parse_data(const nlohmann::json& data) {
     c.val_fraction = d.get_number("val_fraction", c.val.empty() ? 0.1 : 0.0, 0.0, 0.5);
     TFM_CHECK(!c.val.empty() || c.val_fraction > 0.0,
               "config: data: set data.val (files) or data.val_fraction > 0 for validation");
+    c.cache_dir = d.get_string("cache_dir", "");
   }
   d.finish();
   return c;
@@ -216,19 +219,24 @@ TrainSettings parse_train(const nlohmann::json& train, bool parallel) {
   return ts;
 }
 
+// The text data section; cache_dir only when set (where the tokens are kept is not what they are).
+nlohmann::json text_data_json(const DataConfig& d) {
+  nlohmann::json j = {{"train", d.train}, {"val", d.val}, {"val_fraction", d.val_fraction}};
+  if (!d.cache_dir.empty()) j["cache_dir"] = d.cache_dir;
+  return j;
+}
+
 nlohmann::json resolved_json(const TrainConfig& c) {
   const TrainSettings& ts = c.train;
   nlohmann::json resolved = {
       {"model", c.model},
-      {"tokenizer",
-       {{"type", c.tokenizer.type}, {"vocab_size", c.tokenizer.vocab_size}, {"min_freq", c.tokenizer.min_freq},
-        {"model_type", c.tokenizer.model_type}, {"character_coverage", c.tokenizer.character_coverage}}},
+      {"tokenizer", tokenizer_config_json(c.tokenizer)},
       {"data", c.data.parallel()
                    ? nlohmann::json{{"train", {{"source", c.data.train_source}, {"target", c.data.train_target}}},
                                     {"val", {{"source", c.data.val_source}, {"target", c.data.val_target}}},
                                     {"max_len", c.data.max_len},
                                     {"sort_pool", c.data.sort_pool}}
-                   : nlohmann::json{{"train", c.data.train}, {"val", c.data.val}, {"val_fraction", c.data.val_fraction}}},
+                   : text_data_json(c.data)},
       {"optim", optim_json(c.optim)},
       {"train",
        {{"batch_size", ts.batch_size}, {"max_steps", ts.max_steps}, {"max_time", ts.max_time},

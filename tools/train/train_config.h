@@ -16,6 +16,9 @@ struct DataConfig {
   std::vector<std::string> train;  // files or globs, resolved against the current directory
   std::vector<std::string> val;    // files; empty: hold out val_fraction of the training text
   double val_fraction = 0.1;
+  // Prepared token files of text data (tools/data/token_cache.h); empty: $TFM_CACHE_DIR, else
+  // $XDG_CACHE_HOME/tfm/data, else ~/.cache/tfm/data.
+  std::string cache_dir;
   // Parallel data (encoder-decoder models): "train": {"source": ..., "target": ...}, same for "val".
   std::vector<std::string> train_source, train_target, val_source, val_target;
   int64_t max_len = 0;        // drop training pairs with a side longer (tokens, eos included); 0: model.seq_len

@@ -111,6 +111,7 @@ double Trainer::elapsed() const {
 }
 
 void Trainer::describe_start() {
+  for (const std::string& note : task_.notes) reporter_.log(note);
   std::ostringstream os;
   os << (!options_.resume ? "training " : "resuming at step " + std::to_string(state_.step) + ": ")
      << task_.model->type() << " with " << task_.model->parameter_count() << " parameters, vocab "
@@ -341,10 +342,12 @@ void check_resumable(const nlohmann::json& run_config, const TrainConfig& cfg, c
   const nlohmann::json resolved[] = {ModelRegistry::resolve(run_config.at("model")), run.resolved["tokenizer"],
                                      run.resolved["data"]};
   const char* sections[] = {"model", "tokenizer", "data"};
-  for (int i = 0; i < 3; ++i)
-    TFM_CHECK(resolved[i] == cfg.resolved[sections[i]], "--resume: the config's \"", sections[i],
-              "\" section differs from the run's (", run_config_path,
-              "): a resumed run must keep its model, tokenizer and data");
+  for (int i = 0; i < 3; ++i) {
+    nlohmann::json was = resolved[i], now = cfg.resolved[sections[i]];
+    if (was.is_object() && now.is_object()) was.erase("cache_dir"), now.erase("cache_dir");  // where, not what
+    TFM_CHECK(was == now, "--resume: the config's \"", sections[i], "\" section differs from the run's (",
+              run_config_path, "): a resumed run must keep its model, tokenizer and data");
+  }
 }
 }  // namespace
 
@@ -361,7 +364,10 @@ TrainSummary run_training(const TrainOptions& opts) {
   const ResumeFrom from = opts.resume.empty() ? ResumeFrom{} : find_resume(opts.resume, opts.out_dir);
   options.resume = from.from_state();
   RunDir dir(from.from_state() ? from.run_dir : !opts.out_dir.empty() ? opts.out_dir : default_run_dir(opts.config_path));
-  Task task = build_task(cfg, from, dir);
+  Task task = [&] {
+    Progress progress("", opts.quiet || !dist::is_root());
+    return build_task(cfg, from, dir, &progress);
+  }();
   if (from.from_state()) check_resumable(from.config, cfg, dir.config());
   Trainer trainer(cfg, task, std::move(dir), options);
   return trainer.run();
