@@ -254,7 +254,7 @@ TEST(TransformerHead, LinearIsTheDefaultAndAdaptiveScoresNormalisedLogProbabilit
   EXPECT_EQ(c.to_json()["head"], kAdaptive);
   EXPECT_CONTAINS(
       error_message([] { TransformerConfig::parse(tiny({{"head", kAdaptive}, {"tie_embeddings", true}})); }),
-                  "cannot share the target embedding: set model.tie_embeddings to false");
+                  "cannot share the token embedding: set model.tie_embeddings to false");
   EncoderDecoder model(c);
   EXPECT_EQ(model.head->named_parameters().size(), 5u);  // head.weight, tail.{0,1}.{0,1}.weight
   randomize(model, 31);

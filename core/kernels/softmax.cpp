@@ -85,11 +85,18 @@ void log_softmax_backward(float* dx, const float* dout, const float* out, int64_
 
 namespace tfm {
 
-void adaptive_log_prob_forward(float* out, const float* head, const float* const* clusters, const int64_t* sizes,
-                               int64_t n_clusters, int64_t shortlist, int64_t rows) {
-  const int64_t head_cols = shortlist + n_clusters;
+namespace {
+// The shortlist plus every cluster: the whole vocabulary.
+int64_t adaptive_vocab(const int64_t* sizes, int64_t n_clusters, int64_t shortlist) {
   int64_t vocab = shortlist;
   for (int64_t i = 0; i < n_clusters; ++i) vocab += sizes[i];
+  return vocab;
+}
+}  // namespace
+
+void adaptive_log_prob_forward(float* out, const float* head, const float* const* clusters, const int64_t* sizes,
+                               int64_t n_clusters, int64_t shortlist, int64_t rows) {
+  const int64_t head_cols = shortlist + n_clusters, vocab = adaptive_vocab(sizes, n_clusters, shortlist);
 #pragma omp parallel for schedule(static) if (rows * vocab > kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     const float* h = head + r * head_cols;
@@ -108,9 +115,7 @@ void adaptive_log_prob_forward(float* out, const float* head, const float* const
 
 void adaptive_log_prob_backward(float* dhead, float* const* dclusters, const float* dout, const int64_t* sizes,
                                 int64_t n_clusters, int64_t shortlist, int64_t rows) {
-  const int64_t head_cols = shortlist + n_clusters;
-  int64_t vocab = shortlist;
-  for (int64_t i = 0; i < n_clusters; ++i) vocab += sizes[i];
+  const int64_t head_cols = shortlist + n_clusters, vocab = adaptive_vocab(sizes, n_clusters, shortlist);
 #pragma omp parallel for schedule(static) if (rows * vocab > kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     const float* g = dout + r * vocab;
