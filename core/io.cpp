@@ -143,15 +143,14 @@ std::string read_file(const std::string& path) {
   TFM_CHECK(!fs::is_directory(path, ec), path, " is a directory, expected a file");
   std::ifstream in(path, std::ios::binary);
   TFM_CHECK(in.good(), "cannot open ", path, ": ", std::strerror(errno));
-  // Read in pieces rather than through an ostringstream: that one stops quietly
+  // Read in 64 KiB pieces rather than through an ostringstream: that one stops quietly
   // when it cannot grow, and a caller would go on with a truncated file.
   std::string out;
-  std::vector<char> piece(size_t{1} << 20);
   try {
     const uintmax_t size = fs::is_regular_file(path, ec) ? fs::file_size(path, ec) : 0;
     if (!ec && size > 0) out.reserve(static_cast<size_t>(size));
-    while (in.read(piece.data(), static_cast<std::streamsize>(piece.size())) || in.gcount() > 0)
-      out.append(piece.data(), static_cast<size_t>(in.gcount()));
+    char piece[1 << 16];  // on the stack: a small file costs no allocation beyond its own
+    while (in.read(piece, sizeof piece) || in.gcount() > 0) out.append(piece, static_cast<size_t>(in.gcount()));
   } catch (const std::bad_alloc&) {
     TFM_FAIL(path, ": out of memory after reading ", out.size(), " bytes of it into memory");
   }
