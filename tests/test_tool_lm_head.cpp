@@ -21,20 +21,6 @@ namespace tfm {
 namespace {
 using namespace tfm::testing;
 
-// About 20 KB of lines of words.
-std::string corpus() {
-  static const std::vector<std::string> words = {"the", "quick", "brown", "fox", "jumps", "over",  "lazy", "dog",
-                                                 "and", "cat",   "sat",   "on",  "mat",   "while", "bird", "sings"};
-  std::mt19937 gen(3);
-  std::string text;
-  while (text.size() < 20000) {
-    const int n = 4 + static_cast<int>(gen() % 9);
-    for (int k = 0; k < n; ++k) text += (k ? " " : "") + words[gen() % words.size()];
-    text += "\n";
-  }
-  return text;
-}
-
 // The last metrics line with a validation loss.
 double last_val_loss(const std::string& metrics) {
   std::istringstream in(metrics);
@@ -51,7 +37,7 @@ double last_val_loss(const std::string& metrics) {
 class ToolLmHead : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string text = corpus();
+    const std::string text = word_corpus();
     dir_.file("corpus.txt", text);
     dir_.file("val.txt", text.substr(1000, 17));  // seq_len + 1 characters: exactly one window
     const nlohmann::json config = {{"model",

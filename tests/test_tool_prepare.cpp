@@ -33,18 +33,6 @@ ProcessResult tfm_env(const std::string& env, const std::string& args, const std
   return r;
 }
 
-std::string corpus() {
-  static const std::vector<std::string> words = {"the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog"};
-  std::mt19937 gen(3);
-  std::string text;
-  while (text.size() < 20000) {
-    const int n = 4 + static_cast<int>(gen() % 9);
-    for (int k = 0; k < n; ++k) text += (k ? " " : "") + words[gen() % words.size()];
-    text += "\n";
-  }
-  return text;
-}
-
 nlohmann::json config(const std::string& cache_dir) {
   return {{"model", {{"type", "lm"}, {"n_layer", 1}, {"d_model", 16}, {"n_head", 2}, {"seq_len", 16}}},
           {"tokenizer", {{"type", "char"}}},
@@ -55,7 +43,7 @@ nlohmann::json config(const std::string& cache_dir) {
 class ToolPrepare : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_.file("corpus.txt", corpus());
+    dir_.file("corpus.txt", word_corpus(20000, 8));
     dir_.file("cfg.json", config("cache").dump());
   }
   ProcessResult run(const std::string& args, const std::string& env = "") { return tfm_env(env, args, dir_.path()); }

@@ -27,20 +27,6 @@ namespace tfm {
 namespace {
 using namespace tfm::testing;
 
-// About 20 KB of lines of random words.
-std::string word_corpus() {
-  static const std::vector<std::string> words = {"the", "quick", "brown", "fox",  "jumps", "over",  "lazy", "dog",
-                                                 "and", "cat",   "sat",   "on",   "mat",   "while", "bird", "sings"};
-  std::mt19937 gen(3);
-  std::string text;
-  while (text.size() < 20000) {
-    const int n = 4 + static_cast<int>(gen() % 9);
-    for (int k = 0; k < n; ++k) text += (k ? " " : "") + words[gen() % words.size()];
-    text += "\n";
-  }
-  return text;
-}
-
 // Dropout off, one thread, no clipping, SGD at a constant rate: every run differs from another only where a
 // test says so.
 nlohmann::json tiny_config() {

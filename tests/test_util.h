@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -76,6 +77,21 @@ Tensor parameter(const M& module, const std::string& name) {
     const std::string _h = (haystack);                                                                 \
     EXPECT_NE(_h.find(needle), std::string::npos) << "\"" << _h << "\" lacks \"" << (needle) << "\""; \
   } while (0)
+
+// About `bytes` bytes of lines of 4 to 12 words drawn from the first n_words of a
+// fixed list of 16, from a fixed seed: a small word-level corpus for tool tests.
+inline std::string word_corpus(size_t bytes = 20000, size_t n_words = 16) {
+  static const std::vector<std::string> words = {"the", "quick", "brown", "fox", "jumps", "over",  "lazy", "dog",
+                                                 "and", "cat",   "sat",   "on",  "mat",   "while", "bird", "sings"};
+  std::mt19937 gen(3);
+  std::string text;
+  while (text.size() < bytes) {
+    const int n = 4 + static_cast<int>(gen() % 9);
+    for (int k = 0; k < n; ++k) text += (k ? " " : "") + words[gen() % n_words];
+    text += "\n";
+  }
+  return text;
+}
 
 // A fresh directory under the system temp dir, removed with everything in it.
 class TempDir {
