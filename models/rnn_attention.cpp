@@ -17,7 +17,12 @@ RnnAttentionConfig RnnAttentionConfig::parse(const nlohmann::json& model) {
   c.d_model = r.get_int("d_model", c.d_model, 1, 1 << 16);
   c.max_len = r.get_int("seq_len", c.max_len, 1, 1 << 20);
   c.dropout = static_cast<float>(r.get_number("dropout", c.dropout, 0.0, 0.99));
-  c.tie_embeddings = r.get_bool("tie_embeddings", c.tie_embeddings);
+  // "head" before "tie_embeddings": tying defaults to whether the head can share the embedding.
+  c.head = parse_head_slot(r.get_json("head"), "model.head");
+  const bool can_tie = head_registry().get(c.head.type).extra.ties_to_embedding;
+  c.tie_embeddings = r.get_bool("tie_embeddings", can_tie);
+  TFM_CHECK(!c.tie_embeddings || can_tie, "config: model.tie_embeddings = true, but model.head \"", c.head.type,
+            "\" cannot share the token embedding: set model.tie_embeddings to false");
   c.input_feeding = r.get_bool("input_feeding", c.input_feeding);
   c.attention = LuongAttentionConfig::parse(r.get_json("attention"));
   r.finish();
@@ -26,9 +31,11 @@ RnnAttentionConfig RnnAttentionConfig::parse(const nlohmann::json& model) {
 }
 
 nlohmann::json RnnAttentionConfig::to_json() const {
-  return {{"type", "rnn-attention"}, {"vocab_size", vocab_size}, {"d_model", d_model},
-          {"seq_len", max_len},      {"dropout", dropout},       {"tie_embeddings", tie_embeddings},
-          {"input_feeding", input_feeding}, {"attention", attention.to_json()}};
+  nlohmann::json j = {{"type", "rnn-attention"}, {"vocab_size", vocab_size}, {"d_model", d_model},
+                      {"seq_len", max_len},      {"dropout", dropout},       {"tie_embeddings", tie_embeddings},
+                      {"input_feeding", input_feeding}, {"attention", attention.to_json()}};
+  if (const nlohmann::json head_json = head_slot_json(head); !head_json.is_null()) j["head"] = head_json;
+  return j;
 }
 
 RnnAttention::RnnAttention(const RnnAttentionConfig& c)
@@ -44,10 +51,9 @@ RnnAttention::RnnAttention(const RnnAttentionConfig& c)
   register_module("encoder", encoder);
   register_module("decoder", decoder);
   register_module("attention", attention);
-  if (!c.tie_embeddings) {
-    head = std::make_unique<Linear>(c.d_model, c.vocab_size, false);
-    register_module("head", *head);
-  }
+  // Tied, the "linear" head owns no tensor; untied, its weight is "head.weight" as before the slot existed.
+  head = create_head(c.head, {c.d_model, c.vocab_size, c.tie_embeddings ? &tgt_emb.weight : nullptr});
+  register_module("head", *head);
   register_module("dropout", dropout_);
 }
 
@@ -56,9 +62,7 @@ void RnnAttention::init_weights(Generator& gen) {
   reset_parameters(InitScheme::uniform_all(0.1f), gen);
 }
 
-Variable RnnAttention::project(const Variable& h) const {
-  return head ? (*head)(h) : linear(h, tgt_emb.weight, Variable());
-}
+Variable RnnAttention::project(const Variable& h) const { return head->logits(h); }
 
 RnnAttention::Encoded RnnAttention::encode(const Tensor& source, const Tensor& padding) {
   TFM_CHECK(source.defined() && source.shape().ndim() == 2, "rnn-attention: source must be [batch, len] ids");
@@ -84,7 +88,7 @@ Variable RnnAttention::step(const Variable& input, const Variable& feed, LSTMCel
   return reshape(out.attentional, Shape({B, H}));
 }
 
-Variable RnnAttention::decode(const Tensor& target_in, const Encoded& enc, Tensor* weights) {
+Variable RnnAttention::decoder_states(const Tensor& target_in, const Encoded& enc, Tensor* weights) {
   TFM_CHECK(target_in.defined() && target_in.shape().ndim() == 2, "rnn-attention: target must be [batch, len] ids");
   const int64_t B = target_in.dim(0), T = target_in.dim(1), H = config_.d_model;
   const Variable emb = dropout_(tgt_emb(target_in));  // [B, T, H]
@@ -98,12 +102,16 @@ Variable RnnAttention::decode(const Tensor& target_in, const Encoded& enc, Tenso
     if (weights && w.defined()) step_weights.push_back(reshape(w, Shape({B, w.dim(2)})));
   }
   if (weights && !step_weights.empty()) *weights = stack_steps(step_weights).data();
-  return project(dropout_(stack_steps(outs)));
+  return dropout_(stack_steps(outs));
+}
+
+Variable RnnAttention::decode(const Tensor& target_in, const Encoded& enc, Tensor* weights) {
+  return project(decoder_states(target_in, enc, weights));
 }
 
 Variable RnnAttention::loss(const Batch& batch, const CrossEntropyOptions& options) {
   const Encoded enc = encode(batch.source, batch.source_padding);
-  return cross_entropy(decode(batch.input, enc), batch.target, options);
+  return head->loss(decoder_states(batch.input, enc), batch.target, options);
 }
 
 std::vector<std::vector<int32_t>> RnnAttention::greedy(const Tensor& source, const Tensor& padding, int32_t bos,
@@ -200,7 +208,9 @@ TFM_REGISTER_MODEL_ENTRY(
      {"seq_len", "int", "128", "longest sentence (tokens, eos included)"},
      {"vocab_size", "int", "0", "0 = from the tokenizer"},
      {"dropout", "number", "0.2", "on embeddings, encoder states and attentional states"},
-     {"tie_embeddings", "bool", "true", "output layer shares the target embedding"},
+     {"tie_embeddings", "bool", "true",
+      "output layer shares the target embedding (default false for a head that cannot)"},
+     {"head", "string|object", "\"linear\"", "registered output head (model.head below)"},
      {"input_feeding", "bool", "true", "feed h~(t-1) with the next decoder input"},
      {"attention", "object", "global/dot", "{\"type\": global | local-m | local-p | none,\n"
                                            "\"score\": dot | general | concat, \"window\": D (10)}"}},

@@ -9,8 +9,10 @@
 //
 // Config keys: vocab_size, d_model (embedding and hidden size), seq_len (the
 // longest target), dropout, tie_embeddings (target embedding = output layer),
+// head (the output head slot, layers/head.h: "linear" or "adaptive"),
 // input_feeding, attention {"type": global|local-m|local-p|none,
 // "score": dot|general|concat, "window": D}.
+#include "layers/head.h"
 #include "layers/luong_attention.h"
 #include "layers/recurrent.h"
 #include "models/beam.h"
@@ -23,6 +25,7 @@ struct RnnAttentionConfig {
   float dropout = 0.2f;
   bool tie_embeddings = true, input_feeding = true;
   LuongAttentionConfig attention;
+  LayerSlot head{"linear"};
   static RnnAttentionConfig parse(const nlohmann::json& model);
   nlohmann::json to_json() const;
 };
@@ -46,6 +49,8 @@ class RnnAttention : public Seq2SeqModel {
   // Teacher-forced decoding of target inputs [B, T] → logits [B, T, V]; the
   // attention weights [B, T, S] on request (heatmaps).
   Variable decode(const Tensor& target_in, const Encoded& enc, Tensor* weights = nullptr);
+  // The same up to the head: the attentional states h̃ [B, T, H] after dropout.
+  Variable decoder_states(const Tensor& target_in, const Encoded& enc, Tensor* weights = nullptr);
   // Greedy decoding, one sentence per row: ids up to eos (excluded) or max_steps.
   std::vector<std::vector<int32_t>> greedy(const Tensor& source, const Tensor& source_padding, int32_t bos, int32_t eos,
                                            int64_t max_steps) override;
@@ -61,7 +66,7 @@ class RnnAttention : public Seq2SeqModel {
   LSTM encoder;
   LSTMCell decoder;
   LuongAttention attention;
-  std::unique_ptr<Linear> head;  // null when tied
+  std::unique_ptr<OutputHead> head;  // the "head" slot; "linear" tied to tgt_emb owns no tensor
 
  private:
   friend class RnnBeamDecoder;

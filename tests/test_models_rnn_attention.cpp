@@ -39,6 +39,41 @@ TEST(RnnAttention, ConfigRoundTripsAndNamesPaperParameters) {
   EXPECT_CONTAINS(error_message([] { ModelRegistry::create(config("local", "dot")); }), "attention.type");
 }
 
+TEST(RnnAttention, HeadSlotTakesARegisteredHeadAndKeepsTheUntiedName) {
+  nlohmann::json untied = config("global", "dot");
+  untied["tie_embeddings"] = false;
+  std::vector<std::string> names;
+  for (auto& [name, p] : ModelRegistry::create(untied)->named_parameters()) names.push_back(name);
+  EXPECT_NE(std::find(names.begin(), names.end(), "head.weight"), names.end());  // the checkpoint name since v1
+
+  nlohmann::json adaptive = config("global", "dot");
+  adaptive["head"] = {{"type", "adaptive"}, {"cutoffs", {4}}, {"div_value", 2.0}};
+  auto m = ModelRegistry::create(adaptive);
+  const nlohmann::json c = m->config();
+  EXPECT_EQ(c["tie_embeddings"], false);  // the adaptive head cannot tie, so tying defaults off
+  EXPECT_EQ(c["head"]["type"], "adaptive");
+  EXPECT_EQ(ModelRegistry::create(c)->config(), c);
+  // The decoder's scores are the adaptive head's log-probabilities: each row sums to 1.
+  Generator g(8);
+  m->init_weights(g);
+  m->eval();
+  auto& rnn = dynamic_cast<RnnAttention&>(*m);
+  NoGradGuard no_grad;
+  const Tensor logp = rnn.decode(random_ids({2, 3}, 11, 9), rnn.encode(random_ids({2, 4}, 11, 10), Tensor())).data();
+  ASSERT_EQ(logp.shape(), Shape({2, 3, 11}));
+  for (int64_t r = 0; r < 6; ++r) {
+    double sum = 0;
+    for (int64_t v = 0; v < 11; ++v) sum += std::exp(static_cast<double>(logp.data()[r * 11 + v]));
+    EXPECT_NEAR(sum, 1.0, 1e-5) << "row " << r;
+  }
+
+  adaptive["tie_embeddings"] = true;
+  EXPECT_CONTAINS(error_message([&] { ModelRegistry::create(adaptive); }), "cannot share the token embedding");
+  nlohmann::json unknown = config("global", "dot");
+  unknown["head"] = "softmax9";
+  EXPECT_CONTAINS(error_message([&] { ModelRegistry::create(unknown); }), "model.head");
+}
+
 TEST(RnnAttention, GradcheckThroughEncoderAttentionAndDecoder) {
   for (const char* type : {"global", "local-m", "none"}) {
     SCOPED_TRACE(type);

@@ -270,6 +270,13 @@ TEST(ReferenceRnnAttention, UntiedHeadMatchesReference) {
             {{"tied", {{"tie_embeddings", true}}}});
 }
 
+TEST(ReferenceRnnAttention, AdaptiveHeadMatchesReference) {
+  const nlohmann::json adaptive = {{"type", "adaptive"}, {"cutoffs", {4, 9}}, {"div_value", 2.0}, {"head_bias", true}};
+  check_rnn("adaptive head, cutoffs 4 9, div 2, bias", rnn_config("global", "general", {{"head", adaptive}}),
+            {{"no head bias", {{"head", {{"head_bias", false}}}}},
+             {"tied linear head", {{"head", "linear"}, {"tie_embeddings", true}}}});
+}
+
 TEST(ReferenceRnnAttention, DefaultAttentionIsGlobalDot) {
   // No attention object at all: the documented default {"type": "global", "score": "dot", "window": 10}.
   nlohmann::json c = rnn_config("global", "dot");

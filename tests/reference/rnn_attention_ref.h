@@ -13,11 +13,14 @@
 //     exp(−(s − p_t)²/(2σ²)), σ = max(D/2, 0.5), without renormalising;
 //     a row with no position in its window gets zero weights;
 //   c_t = Σ_s a_t(s)·s_s,  h̃_t = tanh(W_c [c_t; h_t]);  none: h̃_t = h_t;
-//   logits = tgt_emb.weight·h̃_t when tied, else head.weight·h̃_t.
+//   logits = tgt_emb.weight·h̃_t when tied, else head.weight·h̃_t; with "head":
+//   {"type": "adaptive", ...} the log-probabilities of PyTorch's AdaptiveLogSoftmaxWithLoss
+//   (lm_ref.h, adaptive_log_probs), and tie_embeddings defaults to false.
 // Each sentence is computed alone, without padding (S is its own length).
 #include <algorithm>
 
 #include "reference/common_ref.h"
+#include "reference/lm_ref.h"  // adaptive_log_probs
 #include "reference/transformer_ref.h"  // SentencePair
 
 namespace tfm::reference {
@@ -55,7 +58,8 @@ inline double dot(const Vector& a, const Vector& b) {
 inline Output rnn_attention_reference(const nlohmann::json& config, const Params& p,
                                       const std::vector<SentencePair>& pairs, double label_smoothing = 0.0) {
   const size_t H = key<size_t>(config, "d_model", 256), V = config.at("vocab_size").get<size_t>();
-  const bool tied = key<bool>(config, "tie_embeddings", true);
+  const LmShape head = lm_shape(config);  // the head keys: head, tie_embeddings
+  const bool tied = head.tied;
   const bool input_feeding = key<bool>(config, "input_feeding", true);
   const nlohmann::json attention = key<nlohmann::json>(config, "attention", nlohmann::json::object());
   const std::string type = key<std::string>(attention, "type", "global");
@@ -128,7 +132,9 @@ inline Output rnn_attention_reference(const nlohmann::json& config, const Params
         for (double& v : attentional) v = std::tanh(v);
       }
       feed = attentional;
-      logits.push_back(tied ? matvec(tgt_emb, attentional, V) : matvec(p.get("head.weight", V * H), attentional, V));
+      if (head.head == "adaptive") logits.push_back(adaptive_log_probs(p, attentional, head));
+      else if (head.head != "linear") throw std::runtime_error("reference: unknown head " + head.head);
+      else logits.push_back(tied ? matvec(tgt_emb, attentional, V) : matvec(p.get("head.weight", V * H), attentional, V));
     }
     out.logits.push_back(logits);
   }
