@@ -10,12 +10,13 @@
 namespace tfm::report {
 namespace {
 
-RunData lm_run(int steps, double seconds_per_step, bool with_tokens) {
+RunData lm_run(int steps, double seconds_per_step, bool with_tokens, bool with_z_loss = false) {
   std::string text;
   for (int s = 1; s <= steps; ++s) {
     nlohmann::json m = {{"step", s}, {"loss", 5.0 / s}, {"lr", 0.001}, {"grad_norm", 1.0}, {"tokens_per_s", 500.0},
                         {"elapsed_s", s * seconds_per_step}};
     if (with_tokens) m["tokens"] = s * 64;
+    if (with_z_loss) m["z_loss"] = 1e-4 * s;
     text += m.dump() + "\n";
     if (s % 10 == 0) text += nlohmann::json{{"step", s}, {"val_loss", 4.0 / s}, {"val_ppl", std::exp(4.0 / s)}}.dump() + "\n";
   }
@@ -38,6 +39,14 @@ TEST(ReportPanels, PanelsWithoutDataAreLeftOut) {
   RunData train_only = lm_run(5, 1, true);  // no validation line yet
   EXPECT_EQ(ids(build_panels({train_only}, {})),
             (std::vector<std::string>{"loss", "lr", "tokens-per-s", "grad-norm"}));
+  // A run trained with train.z_loss logs its z term: a panel of its own, after the gradient norm.
+  const std::vector<PanelSpec> with_z = build_panels({lm_run(30, 1, true, true)}, {});
+  EXPECT_EQ(ids(with_z), (std::vector<std::string>{"loss", "val-ppl", "lr", "tokens-per-s", "grad-norm", "z-loss"}));
+  PanelOptions unsmoothed;
+  unsmoothed.smooth = 1;
+  const PanelSpec& z = build_panels({lm_run(30, 1, true, true)}, unsmoothed).back();
+  ASSERT_FALSE(z.curves.empty());
+  EXPECT_DOUBLE_EQ(z.curves[0].y.at(6), 7e-4);  // step 7's logged value, not another column's
   RunData nothing;
   nothing.dir = nothing.name = "empty";
   EXPECT_TRUE(build_panels({nothing}, {}).empty());

@@ -2,7 +2,8 @@
 // (unknown key with a suggestion, wrong type, out of range, JSON syntax with
 // line:column, missing data.train) and --set overrides under the same checks;
 // an optimizer and a schedule registered from this file, as a user's own code
-// would, are picked by name and configured through the config.
+// would, are picked by name and configured through the config; every shipped
+// configs/*.json parses and resolves its model.
 #include "tools/train/train_config.h"
 
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "models/model.h"
 #include "test_util.h"
 #include "tools/train/config_help.h"
 
@@ -305,6 +307,33 @@ TEST(TrainConfig, OptimizerAndScheduleRegisteredOutsideTfmArePickedByName) {
   const std::string help = config_keys_help();
   EXPECT_CONTAINS(help, "optim (\"name\": \"test-scaled-sgd\"): plain SGD with a scaled step");
   EXPECT_CONTAINS(help, "  every             int     10      steps between halvings");
+}
+
+}  // namespace
+}  // namespace tfm
+
+namespace tfm {
+namespace {
+
+// Every config the project ships (configs/*.json) loads, passes TrainConfig's
+// checks and resolves as its model (the vocabulary, which the tool sets from
+// the tokenizer, given here): a key renamed or a value out of range in a
+// shipped recipe fails here rather than at a user's first `tfm train`.
+TEST(ShippedConfigs, EveryConfigParsesAndResolvesItsModel) {
+  const fs::path dir = fs::path(TFM_SOURCE_DIR) / "configs";
+  int checked = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".json") continue;
+    SCOPED_TRACE(entry.path().string());
+    nlohmann::json j;
+    ASSERT_NO_THROW(j = load_config(entry.path().string(), {}));
+    ASSERT_NO_THROW(TrainConfig::parse(j));
+    nlohmann::json model = j.at("model");
+    model["vocab_size"] = 40000;  // above every shipped adaptive cutoff
+    EXPECT_NO_THROW(ModelRegistry::resolve(model));
+    ++checked;
+  }
+  EXPECT_GE(checked, 8);  // the configs shipped when this test was written
 }
 
 }  // namespace

@@ -28,7 +28,7 @@ bool add_record(const std::string& line, RunMetrics& m) {
   if (j.contains("loss")) {
     m.train.push_back({step, number_or_missing(j, "loss"), number_or_missing(j, "lr"), number_or_missing(j, "grad_norm"),
                        number_or_missing(j, "tokens_per_s"), number_or_missing(j, "elapsed_s"),
-                       number_or_missing(j, "tokens")});
+                       number_or_missing(j, "tokens"), number_or_missing(j, "z_loss")});
     return true;
   }
   if (j.contains("val_loss")) {

@@ -17,6 +17,7 @@ struct TrainPoint {
   int64_t step = 0;
   double loss = kMissing, lr = kMissing, grad_norm = kMissing, tokens_per_s = kMissing;
   double elapsed_s = kMissing, tokens = kMissing;
+  double z_loss = kMissing;  // the z-loss term, logged only with train.z_loss > 0
 };
 // A validation line: {"step", "val_loss", "val_ppl", "elapsed_s"[, "val_bleu", "tokens"]}.
 struct EvalPoint {

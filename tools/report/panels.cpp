@@ -101,6 +101,7 @@ std::vector<PanelSpec> build_panels(const std::vector<RunData>& runs, const Pane
   PanelSpec lr{"lr", "Learning rate", x.label, "learning rate", {}, false};
   PanelSpec speed{"tokens-per-s", "Throughput", x.label, "tokens/s", {}, false};
   PanelSpec norm{"grad-norm", "Gradient norm (before clipping)", x.label, "L2 norm", {}, o.log_y};
+  PanelSpec z{"z-loss", "z-loss term (train.z_loss)", x.label, "z * mean (log Z)^2", {}, o.log_y};
   for (size_t i = 0; i < runs.size(); ++i) {
     const RunData& r = runs[i];
     const int run = static_cast<int>(i);
@@ -111,9 +112,10 @@ std::vector<PanelSpec> build_panels(const std::vector<RunData>& runs, const Pane
     lr.curves.push_back(train_curve(r, x, run, "learning rate", CurveStyle::Line, &TrainPoint::lr));
     speed.curves.push_back(train_curve(r, x, run, "tokens/s", CurveStyle::Line, &TrainPoint::tokens_per_s));
     add_smoothed(norm, train_curve(r, x, run, "gradient norm", CurveStyle::Line, &TrainPoint::grad_norm), window);
+    add_smoothed(z, train_curve(r, x, run, "z-loss", CurveStyle::Line, &TrainPoint::z_loss), window);
   }
   std::vector<PanelSpec> out;
-  for (PanelSpec* p : {&loss, &ppl, &bleu, &lr, &speed, &norm})
+  for (PanelSpec* p : {&loss, &ppl, &bleu, &lr, &speed, &norm, &z})
     if (has_data(*p)) out.push_back(std::move(*p));
   return out;
 }
