@@ -164,6 +164,8 @@ Tensor ids_padded(const std::vector<int32_t>& values, int64_t size, int32_t fill
 Variable AdaptiveSoftmaxHead::loss(const Variable& hidden, const Tensor& targets, const CrossEntropyOptions& options) {
   TFM_CHECK(options.label_smoothing == 0.0f, "model.head \"adaptive\" does not support label smoothing (found ",
             options.label_smoothing, "; set optim.label_smoothing to 0): it would need every cluster for every row");
+  TFM_CHECK(options.z_loss == 0.0f, "model.head \"adaptive\" does not support z-loss (found train.z_loss = ",
+            options.z_loss, "; set it to 0): its log-probabilities are normalised per cluster, with no one log Z");
   TFM_CHECK(targets.dtype() == DType::I32, "adaptive softmax: targets must be I32, found ",
             dtype_name(targets.dtype()));
   TFM_CHECK(hidden.shape().ndim() >= 1 && hidden.shape().last() == d_model_, "adaptive softmax: hidden states ",
@@ -188,7 +190,12 @@ Variable AdaptiveSoftmaxHead::loss(const Variable& hidden, const Tensor& targets
   return total;
 }
 
-TFM_REGISTER_HEAD("adaptive", AdaptiveSoftmaxHead, ::tfm::HeadTraits{.ties_to_embedding = false},
+namespace {
+// No weight to share with the embedding; the loss scores the shortlist and the targets' clusters only.
+constexpr HeadTraits kAdaptiveTraits{.ties_to_embedding = false, .scores_whole_vocabulary = false};
+}  // namespace
+
+TFM_REGISTER_HEAD("adaptive", AdaptiveSoftmaxHead, kAdaptiveTraits,
                   "adaptive softmax (Grave et al. 2017), PyTorch's AdaptiveLogSoftmaxWithLoss: a shortlist, then "
                   "clusters of rarer tokens behind narrower projections; needs tie_embeddings false",
                   {{"cutoffs", "[int]", "required",

@@ -46,6 +46,10 @@ class OutputHead : public Module {
 // for a head that cannot).
 struct HeadTraits {
   bool ties_to_embedding = false;
+  // Whether the loss scores the whole vocabulary for every row, as label smoothing
+  // and z-loss need (CrossEntropyOptions); a config asking for either with a head
+  // that does not is refused when it is read (tools/train/train_config.cpp).
+  bool scores_whole_vocabulary = true;
 };
 template <>
 struct RegistryExtra<OutputHead> {

@@ -245,13 +245,17 @@ TEST(AdaptiveSoftmax, OptionErrorsNameTheKeyAndTheValue) {
                   "set model.tie_embeddings to false");
 }
 
-TEST(AdaptiveSoftmax, RefusesLabelSmoothingAndOutOfRangeTargets) {
+TEST(AdaptiveSoftmax, RefusesLabelSmoothingZLossAndOutOfRangeTargets) {
   AdaptiveSoftmaxHead h(7, 13, options({5}, 1.5, false));
   const Variable hidden(random_tensor({2, 7}, 13));
   EXPECT_CONTAINS(error_message([&] {
                     h.loss(hidden, Tensor::from_ids({2}, std::vector<int32_t>{1, 2}), {.label_smoothing = 0.1f});
                   }),
                   "does not support label smoothing");
+  EXPECT_CONTAINS(error_message([&] {
+                    h.loss(hidden, Tensor::from_ids({2}, std::vector<int32_t>{1, 2}), {.z_loss = 1e-4f});
+                  }),
+                  "does not support z-loss");
   EXPECT_CONTAINS(error_message([&] {
                     h.loss(hidden, Tensor::from_ids({2}, std::vector<int32_t>{1, 13}), {});
                   }),

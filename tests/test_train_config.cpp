@@ -315,6 +315,24 @@ TEST(TrainConfig, OptimizerAndScheduleRegisteredOutsideTfmArePickedByName) {
 namespace tfm {
 namespace {
 
+// Label smoothing and z-loss need every row's whole-vocabulary scores: with the
+// adaptive head, the config is refused when it is read, not at the first step.
+TEST(TrainConfigErrors, LossOptionsTheHeadCannotHonourAreRefusedAtLoad) {
+  nlohmann::json j = minimal();
+  j["model"]["head"] = {{"type", "adaptive"}, {"cutoffs", {100}}};
+  j["model"]["tie_embeddings"] = false;
+  EXPECT_NO_THROW(TrainConfig::parse(j));
+  j["optim"]["label_smoothing"] = 0.1;
+  EXPECT_CONTAINS(error_message([&] { TrainConfig::parse(j); }),
+                  "optim.label_smoothing = 0.1 needs a head that scores the whole vocabulary; model.head \"adaptive\"");
+  j["optim"]["label_smoothing"] = 0.0;
+  j["train"]["z_loss"] = 1e-4;
+  EXPECT_CONTAINS(error_message([&] { TrainConfig::parse(j); }), "set train.z_loss to 0");
+  j["model"]["head"] = "linear";  // scores the whole vocabulary: both allowed
+  j["optim"]["label_smoothing"] = 0.1;
+  EXPECT_NO_THROW(TrainConfig::parse(j));
+}
+
 // Every config the project ships (configs/*.json) loads, passes TrainConfig's
 // checks and resolves as its model (the vocabulary, which the tool sets from
 // the tokenizer, given here): a key renamed or a value out of range in a

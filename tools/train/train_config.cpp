@@ -3,6 +3,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/io.h"
+#include "layers/head.h"
 
 namespace tfm {
 
@@ -258,6 +259,20 @@ nlohmann::json resolved_json(const TrainConfig& c) {
   return resolved;
 }
 
+// Label smoothing and z-loss need the whole vocabulary's scores for every row: a
+// model.head that computes its loss otherwise (the adaptive softmax) is refused
+// here, when the config is read, rather than at the first step.
+void check_head_supports_loss_options(const TrainConfig& c) {
+  if (!c.model.contains("head") || (c.optim.label_smoothing == 0.0 && c.train.z_loss == 0.0)) return;
+  const LayerSlot head = parse_head_slot(c.model.at("head"), "model.head");
+  if (head_registry().get(head.type, "config: model.head").extra.scores_whole_vocabulary) return;
+  TFM_CHECK(c.optim.label_smoothing == 0.0, "config: optim.label_smoothing = ", c.optim.label_smoothing,
+            " needs a head that scores the whole vocabulary; model.head \"", head.type,
+            "\" does not: set optim.label_smoothing to 0");
+  TFM_FAIL("config: train.z_loss = ", c.train.z_loss, " needs a head that scores the whole vocabulary; model.head \"",
+           head.type, "\" does not: set train.z_loss to 0");
+}
+
 }  // namespace
 
 TrainConfig TrainConfig::parse(const nlohmann::json& j) {
@@ -271,6 +286,7 @@ TrainConfig TrainConfig::parse(const nlohmann::json& j) {
   c.optim = parse_optim(top.get_json("optim"));
   c.train = parse_train(top.get_json("train"), c.data.parallel());
   top.finish();
+  check_head_supports_loss_options(c);
 
   c.resolved = resolved_json(c);
   return c;
