@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <random>
 #include <set>
 #include <sstream>
@@ -112,10 +113,13 @@ TEST_F(ToolLmHead, AdaptiveHeadTrainsAndScoresInBf16) {
   EXPECT_NEAR(nll, val_loss, 2e-2 * val_loss);  // both bf16 GEMMs, but different row counts per GEMM
 }
 
+// Refused when the config is read (exit 2, bad input), before a run directory or a step.
 TEST_F(ToolLmHead, LabelSmoothingWithTheAdaptiveHeadIsAClearError) {
   const ProcessResult r = run("train cfg.json --out run --quiet --set optim.label_smoothing=0.1");
-  EXPECT_NE(r.code, 0);
-  EXPECT_CONTAINS(r.err, "does not support label smoothing");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_CONTAINS(r.err, "optim.label_smoothing = 0.1 needs a head that scores the whole vocabulary; model.head "
+                         "\"adaptive\" does not");
+  EXPECT_FALSE(std::filesystem::exists(dir_.path("run")));
 }
 
 }  // namespace
