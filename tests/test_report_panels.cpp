@@ -44,7 +44,8 @@ TEST(ReportPanels, PanelsWithoutDataAreLeftOut) {
   EXPECT_EQ(ids(with_z), (std::vector<std::string>{"loss", "val-ppl", "lr", "tokens-per-s", "grad-norm", "z-loss"}));
   PanelOptions unsmoothed;
   unsmoothed.smooth = 1;
-  const PanelSpec& z = build_panels({lm_run(30, 1, true, true)}, unsmoothed).back();
+  const std::vector<PanelSpec> unsmoothed_panels = build_panels({lm_run(30, 1, true, true)}, unsmoothed);
+  const PanelSpec& z = unsmoothed_panels.back();
   ASSERT_FALSE(z.curves.empty());
   EXPECT_DOUBLE_EQ(z.curves[0].y.at(6), 7e-4);  // step 7's logged value, not another column's
   RunData nothing;
