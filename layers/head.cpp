@@ -15,6 +15,15 @@ LayerSlot parse_head_slot(const nlohmann::json& value, const std::string& key_pa
   return LayerSlot::parse(head_registry(), value, "linear", key_path);
 }
 
+void read_head_and_tie(ConfigReader& model, LayerSlot& head, bool& tie_embeddings) {
+  head = parse_head_slot(model.get_json("head"), model.key_path("head"));
+  const bool can_tie = head_registry().get(head.type).extra.ties_to_embedding;
+  tie_embeddings = model.get_bool("tie_embeddings", can_tie);
+  TFM_CHECK(!tie_embeddings || can_tie, "config: ", model.key_path("tie_embeddings"), " = true, but ",
+            model.key_path("head"), " \"", head.type, "\" cannot share the token embedding: set ",
+            model.key_path("tie_embeddings"), " to false");
+}
+
 nlohmann::json head_slot_json(const LayerSlot& slot) {
   if (slot.type == "linear" && slot.options.empty()) return nullptr;
   return slot.to_json();

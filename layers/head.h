@@ -13,6 +13,7 @@
 #include <string>
 
 #include "autograd/ops/loss.h"
+#include "core/config.h"
 #include "core/registry.h"
 #include "layers/basic.h"
 #include "layers/registry.h"
@@ -61,6 +62,9 @@ HeadTable& head_registry();
 // The "head" slot of a model config: "head": NAME or {"type": NAME, ...options}
 // (null: "linear"); an unknown name is an error that lists the registered heads.
 LayerSlot parse_head_slot(const nlohmann::json& value, const std::string& key_path);
+// Reads a model config's "head" slot, then "tie_embeddings", whose default is whether that
+// head can share the token embedding; true with a head that cannot is an error.
+void read_head_and_tie(ConfigReader& model, LayerSlot& head, bool& tie_embeddings);
 // The slot as a config writes it: nothing (null) for the default "linear" without
 // options, so the configs of models without a head key stay as they were.
 nlohmann::json head_slot_json(const LayerSlot& slot);

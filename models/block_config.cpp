@@ -56,12 +56,7 @@ void BlockConfig::parse_block(ConfigReader& r) {
   parse_norm(r, *this);
   attention = LayerSlot::parse(attention_registry(), r.get_json("attention"), attention.type, "model.attention");
   ffn = LayerSlot::parse(LayerRegistry::table(), r.get_json("ffn"), ffn.type, "model.ffn");
-  // "head" before "tie_embeddings": tying defaults to whether the head can share the embedding.
-  head = parse_head_slot(r.get_json("head"), "model.head");
-  const bool can_tie = head_registry().get(head.type).extra.ties_to_embedding;
-  tie_embeddings = r.get_bool("tie_embeddings", can_tie);
-  TFM_CHECK(!tie_embeddings || can_tie, "config: model.tie_embeddings = true, but model.head \"", head.type,
-            "\" cannot share the token embedding: set model.tie_embeddings to false");
+  read_head_and_tie(r, head, tie_embeddings);
 }
 
 void BlockConfig::check_block() const {

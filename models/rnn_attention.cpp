@@ -17,12 +17,7 @@ RnnAttentionConfig RnnAttentionConfig::parse(const nlohmann::json& model) {
   c.d_model = r.get_int("d_model", c.d_model, 1, 1 << 16);
   c.max_len = r.get_int("seq_len", c.max_len, 1, 1 << 20);
   c.dropout = static_cast<float>(r.get_number("dropout", c.dropout, 0.0, 0.99));
-  // "head" before "tie_embeddings": tying defaults to whether the head can share the embedding.
-  c.head = parse_head_slot(r.get_json("head"), "model.head");
-  const bool can_tie = head_registry().get(c.head.type).extra.ties_to_embedding;
-  c.tie_embeddings = r.get_bool("tie_embeddings", can_tie);
-  TFM_CHECK(!c.tie_embeddings || can_tie, "config: model.tie_embeddings = true, but model.head \"", c.head.type,
-            "\" cannot share the token embedding: set model.tie_embeddings to false");
+  read_head_and_tie(r, c.head, c.tie_embeddings);
   c.input_feeding = r.get_bool("input_feeding", c.input_feeding);
   c.attention = LuongAttentionConfig::parse(r.get_json("attention"));
   r.finish();

@@ -18,7 +18,6 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <random>
 #include <thread>
 #include "autograd/ops/elementwise.h"
 #include "autograd/ops/linear.h"
@@ -149,19 +148,6 @@ inline int temp_files(const std::string& checkpoints) {
   return n;
 }
 
-inline std::string generated_corpus() {
-  static const std::vector<std::string> words = {"to", "be", "or", "not", "that", "is", "the", "question",
-                                                 "whether", "tis", "nobler", "in", "mind", "suffer", "slings", "arrows"};
-  std::mt19937 gen(3);
-  std::string text;
-  while (text.size() < 30000) {
-    const int n = 3 + static_cast<int>(gen() % 10);
-    for (int k = 0; k < n; ++k) text += (k ? " " : "") + words[gen() % words.size()];
-    text += "\n";
-  }
-  return text;
-}
-
 // The values of `key` in the metrics lines that have it, in order.
 inline std::vector<double> losses(const std::string& run_dir, const std::string& key = "loss") {
   std::vector<double> out;
@@ -209,7 +195,7 @@ class Mpi : public ::testing::Test {
   void SetUp() override {
     if (!dist::compiled_with_mpi()) GTEST_SKIP() << "tfm was built without MPI (TFM_WITH_MPI, libopenmpi-dev)";
     if (!have_mpirun()) GTEST_SKIP() << "mpirun not found (openmpi-bin)";
-    dir_.file("corpus.txt", generated_corpus());
+    dir_.file("corpus.txt", word_corpus(30000));
     config_ = {{"model", {{"type", "lm"}, {"n_layer", 2}, {"d_model", 32}, {"n_head", 2}, {"seq_len", 24}, {"dropout", 0.0}}},
                {"tokenizer", {{"type", "char"}}},
                {"data", {{"train", {"corpus.txt"}}, {"val_fraction", 0.1}}},

@@ -29,7 +29,7 @@ TEST_F(Mpi, ABadInputOnOneRankEndsTheWholeJob) {
 TEST_F(Mpi, RanksWithOtherTokensEndTheJobNamingTheirCacheFile) {
   // Rank 1 alone reads another corpus into a cache directory of its own (MPMD launch), as a rank
   // on another host with other data would: the ranks' check after preparing ends the job.
-  const std::string corpus = generated_corpus();
+  const std::string corpus = word_corpus(30000);
   dir_.file("other.txt", corpus + corpus.substr(0, corpus.find('\n') + 1));  // the same characters, more of them
   nlohmann::json other = config_;
   other["data"]["train"] = {"other.txt"};

@@ -158,19 +158,6 @@ std::map<std::string, uint64_t> file_hashes(const std::string& dir) {
   return out;
 }
 
-std::string generated_corpus() {
-  static const std::vector<std::string> words = {"the", "quick", "brown", "fox",  "jumps", "over",  "lazy", "dog",
-                                                 "and", "cat",   "sat",   "on",   "mat",   "while", "bird", "sings"};
-  std::mt19937 gen(4);
-  std::string text;
-  while (text.size() < 20000) {
-    const int n = 4 + static_cast<int>(gen() % 9);
-    for (int k = 0; k < n; ++k) text += (k ? " " : "") + words[gen() % words.size()];
-    text += "\n";
-  }
-  return text;
-}
-
 // 8 steps, a checkpoint pair every 2 (checkpoints/last.safetensors, then last.state.safetensors) and
 // best.safetensors at the evaluations of steps 4 and 8. Dropout is on, so that an exact resume also
 // needs the dropout stream's position.
@@ -187,7 +174,7 @@ nlohmann::json base_config() {
 class FaultInjection : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_.file("corpus.txt", generated_corpus());
+    dir_.file("corpus.txt", word_corpus(20000, 16, 4));
     dir_.file("cfg.json", base_config().dump(2));
   }
   std::string path(const std::string& name) const { return dir_.path(name); }

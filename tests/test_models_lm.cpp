@@ -1,8 +1,6 @@
-// models/lm: config validation messages, to_json, the public parameter names
-// and shapes, whole-model gradchecks (pre-LN and post-LN, tied and untied,
-// local attention), causality, cached decoding, seeded initialisation and
-// train/eval behaviour; the output-head slot (the default unchanged, the
-// adaptive softmax head's config, names, loss, gradients and cached decoding).
+// models/lm: config messages, to_json, parameter names and shapes, whole-model gradchecks (pre/post-LN,
+// tied/untied, local attention), causality, cached decoding, seeded init, train/eval and the dropout sites;
+// the head slot (the default unchanged; the adaptive head's config, names, loss, gradients, decoding).
 #include <algorithm>
 #include <cmath>
 #include <cstring>

@@ -137,19 +137,6 @@ bool all_finite(const std::string& path) {
 }
 
 // About 20 KB of lines of words: enough for 16-token windows and a validation split.
-std::string generated_corpus() {
-  static const std::vector<std::string> words = {"the", "quick", "brown", "fox",  "jumps", "over",  "lazy", "dog",
-                                                 "and", "cat",   "sat",   "on",   "mat",   "while", "bird", "sings"};
-  std::mt19937 gen(1);
-  std::string text;
-  while (text.size() < 20000) {
-    const int n = 4 + static_cast<int>(gen() % 9);
-    for (int k = 0; k < n; ++k) text += (k ? " " : "") + words[gen() % words.size()];
-    text += "\n";
-  }
-  return text;
-}
-
 // The tiny model of the brief: 1 layer, d_model 16, 2 heads, 16 positions, batch 4, char tokenizer.
 nlohmann::json base_config() {
   return {{"model",
@@ -165,7 +152,7 @@ nlohmann::json base_config() {
 class ToolTrain : public ::testing::Test {
  protected:
   void SetUp() override {
-    corpus_ = generated_corpus();
+    corpus_ = word_corpus(20000, 16, 1);
     dir_.file("corpus.txt", corpus_);
     write_config(base_config());
   }

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include "core/safetensors.h"
 #include "models/lm.h"
@@ -200,6 +202,35 @@ TEST(Trainer, CallbacksSeeEveryStepAndEvaluationAndShouldStopEndsTheRunWithAChec
             7);
   EXPECT_CONTAINS(slurp(dir.path("run/run.json")), "interrupted");
   EXPECT_FALSE(trainer.step()) << "a finished trainer takes no more steps";
+}
+
+// A schedule sized from max_time measures the step time after the first steps, which are slow (primitive
+// creation, fresh memory): here step 1 takes a second more (the callback sleeps), and that second must not
+// enter the estimate. Left in, it would make the time per step over 0.1 s and decay_steps under 1000.
+TEST(Trainer, ScheduleSizedFromMaxTimeLeavesOutTheSlowFirstSteps) {
+  TrainConfig config = tiny_config();
+  config.train.max_steps = 1000000;
+  config.train.max_time = 100;
+  config.optim.schedule.name = "cosine";
+  config.optim.schedule.warmup_steps = 20;  // probes steps 3 to 10
+  config.optim.schedule.decay_steps = 0;
+  TempDir dir;
+  Task task = tiny_task(config);
+  TrainerCallbacks callbacks;
+  int64_t last = 0;
+  callbacks.after_step = [&](const StepInfo& s) {
+    last = s.step;
+    if (s.step == 1) std::this_thread::sleep_for(std::chrono::seconds(1));
+  };
+  callbacks.should_stop = [&] { return last == 12; };
+  TrainerOptions options;
+  options.quiet = true;
+  Trainer(config, task, RunDir(dir.path("run")), options, callbacks).run();
+  const int64_t decay = load_train_state(dir.path("run/checkpoints/last.state.safetensors"), *task.model,
+                                         *make_optimizer(task.model->named_parameters(), config.optim.optimizer))
+                            .decay_steps;
+  EXPECT_GT(decay, 1000) << "the slow first step entered the step time";
+  EXPECT_LT(decay, 1000000) << "decay_steps was not derived from max_time";
 }
 
 TEST(Trainer, SteppingByHandEqualsRunAndIgnoresTheCallersUseOfTheGenerator) {

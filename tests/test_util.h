@@ -80,10 +80,10 @@ Tensor parameter(const M& module, const std::string& name) {
 
 // About `bytes` bytes of lines of 4 to 12 words drawn from the first n_words of a
 // fixed list of 16, from a fixed seed: a small word-level corpus for tool tests.
-inline std::string word_corpus(size_t bytes = 20000, size_t n_words = 16) {
+inline std::string word_corpus(size_t bytes = 20000, size_t n_words = 16, uint32_t seed = 3) {
   static const std::vector<std::string> words = {"the", "quick", "brown", "fox", "jumps", "over",  "lazy", "dog",
                                                  "and", "cat",   "sat",   "on",  "mat",   "while", "bird", "sings"};
-  std::mt19937 gen(3);
+  std::mt19937 gen(seed);
   std::string text;
   while (text.size() < bytes) {
     const int n = 4 + static_cast<int>(gen() % 9);

@@ -52,9 +52,12 @@ bool TextReader::read_block() {
       if (in_ == nullptr) throw RuntimeFailure(detail::concat("cannot open ", path, ": ", std::strerror(errno)));
       file_read_ = 0;
     }
+    // A piece, or what is left of the file and one byte more (which finds a file that grew): a small
+    // file does not zero a whole piece's buffer.
+    const auto want = static_cast<size_t>(std::min(piece_bytes_, std::max<int64_t>(sizes_[file_] - file_read_, 0) + 1));
     const size_t old = pending_.size();
-    pending_.resize(old + static_cast<size_t>(piece_bytes_));
-    const size_t got = std::fread(pending_.data() + old, 1, static_cast<size_t>(piece_bytes_), in_);
+    pending_.resize(old + want);
+    const size_t got = std::fread(pending_.data() + old, 1, want, in_);
     pending_.resize(old + got);
     if (got > 0) {
       crcs_[file_] = crc32c(pending_.data() + old, got, crcs_[file_]);

@@ -78,6 +78,7 @@ Trainer::Trainer(const TrainConfig& config, Task& task, RunDir dir, TrainerOptio
     schedule_.decay_steps = state_.decay_steps > 0 ? state_.decay_steps : config.train.max_steps;
   rate_ = make_schedule(schedule_);
   probe_steps_ = std::max<int64_t>(10, std::min<int64_t>(50, config.optim.schedule.warmup_steps / 2));
+  probe_from_ = probe_steps_ / 5;
   if (options_.handle_signals) signals_.emplace(sharder_.ranks() == 1);
   elapsed_before_ = state_.elapsed;
   first_step_ = state_.step;
@@ -164,7 +165,8 @@ bool Trainer::step() {
   const double lr = rate_->rate(step);
   optimizer_->zero_grad();
   const auto [loss_sum, z_sum] = accumulate_gradients();
-  const bool probe_step = derive_decay_ && state_.decay_steps == 0 && step - first_step_ == probe_steps_;
+  const bool probe_step = derive_decay_ && state_.decay_steps == 0 &&
+                          (step - first_step_ == probe_from_ || step - first_step_ == probe_steps_);
   const StepAgreement agreed = stop_.agree(loss_sum, elapsed(), probe_step, z_sum);
   interrupted_ = interrupted_ || agreed.stop_requested;
   const double accum = static_cast<double>(config_.optim.grad_accum);
@@ -177,7 +179,8 @@ bool Trainer::step() {
   state_.step = step;
   state_.tokens += step_tokens_;
   last_loss_ = loss;
-  if (probe_step) size_schedule(step, agreed.probe_elapsed);
+  if (probe_step && step - first_step_ == probe_from_) probe_start_ = agreed.probe_elapsed;
+  if (probe_step && step - first_step_ == probe_steps_) size_schedule(step, agreed.probe_elapsed);
   const bool last = stop_.last(step, agreed);
   StepInfo info = step_info(step, loss, lr, norm, reducer_.last_wait_seconds());
   if (config_.train.z_loss > 0) info.z_loss = z_term;
@@ -236,11 +239,12 @@ bool Trainer::handle_nonfinite(int64_t step, double loss, double norm, const Ste
 }
 
 // A schedule bounded by max_time (one that declares decay_steps: cosine, wsd): decay_steps sized
-// from the step time rank 0 measured over the first probe steps. Validation passes cost about a
+// from the step time rank 0 measured over the probe steps (the first fifth of them, slower, left
+// out: they create the oneDNN primitives and touch fresh memory). Validation passes cost about a
 // third of a training step per batch; greedy BLEU decoding of the validation sources about twice
 // that again (a rough estimate: the schedule ends near max_time).
 void Trainer::size_schedule(int64_t step, double probe_elapsed) {
-  const double per_step = (probe_elapsed - elapsed_before_) / static_cast<double>(probe_steps_);
+  const double per_step = (probe_elapsed - probe_start_) / static_cast<double>(probe_steps_ - probe_from_);
   const double val_batches = static_cast<double>(task_.data->validation().size()) * (bleu_evaluator_ ? 3.0 : 1.0);
   const double eval_cost = val_batches * per_step / (3.0 * static_cast<double>(config_.optim.grad_accum)) /
                            static_cast<double>(config_.train.eval_every);

@@ -111,7 +111,10 @@ class Trainer {
   ScheduleConfig schedule_;
   std::unique_ptr<Schedule> rate_;  // schedule_'s, remade when decay_steps is derived
   bool derive_decay_ = false;
-  int64_t probe_steps_ = 0;
+  // The step time is rank 0's over steps (probe_from_, probe_steps_] after the start: the first
+  // few, which create the oneDNN primitives and touch fresh memory, are left out.
+  int64_t probe_from_ = 0, probe_steps_ = 0;
+  double probe_start_ = 0.0;  // rank 0's elapsed time after probe_from_ steps
   std::optional<SignalStop> signals_;
   StopPolicy stop_;
   Reporter reporter_;
