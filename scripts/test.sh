@@ -4,7 +4,7 @@
 # check), builds Release and runs every test, then builds the asan-ubsan preset
 # (clang, AddressSanitizer, LeakSanitizer, UBSan) and runs the suite again
 # under it, then runs each fuzz target for 100000 executions from a fixed seed
-# (the same run every time for one commit; fuzz_text_data, slow, 10000). Prints each stage's start time.
+# (the same run every time for one commit). Prints each stage's start time.
 # Usage: scripts/test.sh [--release-only]
 #   --release-only  stop after the Release suite (a quicker local check)
 set -euo pipefail
@@ -29,15 +29,6 @@ if ((!release_only)); then
   stage "sanitizer build and tests"
   scripts/test-sanitizers.sh
   stage "fuzz smoke"
-  # fuzz_text_data prepares token files for every input (load_lm_data with a
-  # token cache): about 40 executions/s under ASan against 1,000-9,000 for the
-  # others, so it gets a tenth of their runs (its 100,000 took ~40 min alone).
-  others=()
-  for src in tests/fuzz/fuzz_*.cpp; do
-    t=$(basename "$src" .cpp)
-    [[ "$t" == fuzz_text_data ]] || others+=("$t")
-  done
-  scripts/fuzz.sh --runs=100000 --seed=1 "${others[@]}"
-  scripts/fuzz.sh --runs=10000 --seed=1 fuzz_text_data
+  scripts/fuzz.sh --runs=100000 --seed=1
 fi
 stage "all passed"
