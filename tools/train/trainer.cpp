@@ -165,8 +165,9 @@ bool Trainer::step() {
   const double lr = rate_->rate(step);
   optimizer_->zero_grad();
   const auto [loss_sum, z_sum] = accumulate_gradients();
-  const bool probe_step = derive_decay_ && state_.decay_steps == 0 &&
-                          (step - first_step_ == probe_from_ || step - first_step_ == probe_steps_);
+  const int64_t since_start = step - first_step_;
+  const bool probe_step =
+      derive_decay_ && state_.decay_steps == 0 && (since_start == probe_from_ || since_start == probe_steps_);
   const StepAgreement agreed = stop_.agree(loss_sum, elapsed(), probe_step, z_sum);
   interrupted_ = interrupted_ || agreed.stop_requested;
   const double accum = static_cast<double>(config_.optim.grad_accum);
@@ -179,8 +180,8 @@ bool Trainer::step() {
   state_.step = step;
   state_.tokens += step_tokens_;
   last_loss_ = loss;
-  if (probe_step && step - first_step_ == probe_from_) probe_start_ = agreed.probe_elapsed;
-  if (probe_step && step - first_step_ == probe_steps_) size_schedule(step, agreed.probe_elapsed);
+  if (probe_step && since_start == probe_from_) probe_start_ = agreed.probe_elapsed;
+  if (probe_step && since_start == probe_steps_) size_schedule(step, agreed.probe_elapsed);
   const bool last = stop_.last(step, agreed);
   StepInfo info = step_info(step, loss, lr, norm, reducer_.last_wait_seconds());
   if (config_.train.z_loss > 0) info.z_loss = z_term;
@@ -239,8 +240,7 @@ bool Trainer::handle_nonfinite(int64_t step, double loss, double norm, const Ste
 }
 
 // A schedule bounded by max_time (one that declares decay_steps: cosine, wsd): decay_steps sized
-// from the step time rank 0 measured over the probe steps (the first fifth of them, slower, left
-// out: they create the oneDNN primitives and touch fresh memory). Validation passes cost about a
+// from the step time rank 0 measured over the probe steps (trainer.h: probe_from_). Validation passes cost about a
 // third of a training step per batch; greedy BLEU decoding of the validation sources about twice
 // that again (a rough estimate: the schedule ends near max_time).
 void Trainer::size_schedule(int64_t step, double probe_elapsed) {
